@@ -1,0 +1,1019 @@
+//! One client's sans-IO state machine (RFC 6455 §4 opening handshake, §5 framing, §7 closing).
+//!
+//! A [`Connection`] owns a receive buffer of `RX` bytes (the largest message it accepts, and
+//! the room for the request head during the handshake) and a transmit buffer of `TX` bytes.
+//! Bytes go in through [`Connection::feed`], bytes to send come out of
+//! [`Connection::output`], and what happened comes back as an [`Event`]. It parses a request
+//! head or a frame header split across any number of reads, reassembles fragmented messages,
+//! validates text as UTF-8 as it arrives, answers pings, completes the close handshake and
+//! fails the connection with 1002, 1007 or 1009 as RFC 6455 requires.
+//!
+//! It never allocates, never reads a clock (time comes in as milliseconds), never touches a
+//! socket, and never decides what a request or a message means: that is the server's job.
+
+use crate::protocol::close::{CloseCode, parse_close_payload};
+use crate::protocol::frame::{self, FrameHeader, OpCode};
+use crate::protocol::handshake;
+use crate::protocol::http::{self, HttpError};
+use crate::protocol::utf8::Utf8Validator;
+
+/// Largest control frame payload (RFC 6455 §5.5).
+pub const MAX_CONTROL_PAYLOAD: usize = 125;
+
+/// Why a connection ended, as the server counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The peer started the close handshake and we answered it.
+    Peer,
+    /// We started the close handshake (application, server shutdown) and the peer answered.
+    Server,
+    /// The peer broke the protocol: we sent 1002 and dropped it.
+    ProtocolError,
+    /// A text message or close reason was not UTF-8: we sent 1007 and dropped it.
+    InvalidUtf8,
+    /// A message was larger than the receive buffer: we sent 1009 and dropped it.
+    TooBig,
+    /// The peer did not answer our ping in time (it vanished): dropped, reported as 1006.
+    IdleTimeout,
+    /// The peer did not answer our close frame in time: dropped, reported as 1006.
+    CloseTimeout,
+    /// The transport lost the TCP connection before a close handshake: reported as 1006.
+    PeerGone,
+}
+
+/// How a connection ended: the code reported to `handle_disconnect` and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Disconnect {
+    /// The close code: the peer's code when it sent one (1005 when its close frame had none),
+    /// the code we failed the connection with, or 1006 when there was no close handshake.
+    pub code: CloseCode,
+    /// Why the connection ended.
+    pub reason: CloseReason,
+}
+
+/// What [`Connection::feed`] or [`Connection::poll`] reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Event {
+    /// A complete request head is in [`Connection::request_head`]. Answer it with
+    /// [`Connection::accept`], [`Connection::refuse`] or [`Connection::serve_page`].
+    Request,
+    /// A complete message is in [`Connection::message`]. Call
+    /// [`Connection::message_done`] when it has been handled.
+    Message {
+        /// Binary (`true`) or text (`false`) message.
+        binary: bool,
+    },
+    /// A ping from us went out (for counters).
+    PingSent,
+    /// The request head did not arrive in time: a 408 is queued.
+    HandshakeTimeout,
+    /// The request head is larger than the head limit: a 431 is queued.
+    HeadTooLarge,
+    /// The WebSocket connection is over; flush [`Connection::output`] and close the socket.
+    Closed(Disconnect),
+}
+
+/// The result of one [`Connection::feed`] call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Feed {
+    /// How many input bytes were used. The caller keeps the rest and feeds it again after
+    /// handling `event` (or after flushing output when `event` is `None` and bytes are left).
+    pub consumed: usize,
+    /// What happened, if anything.
+    pub event: Option<Event>,
+}
+
+/// Why a frame could not be queued for sending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum SendError {
+    /// The transmit buffer has no room for this frame now (the peer reads slowly, or the
+    /// frame is larger than the buffer). Nothing was queued.
+    Full,
+    /// The connection is not open (handshake not done, closing or closed).
+    NotOpen,
+    /// The value could not be serialised as JSON.
+    Serialize,
+}
+
+impl core::fmt::Display for SendError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            SendError::Full => "transmit buffer full: the frame does not fit now",
+            SendError::NotOpen => "connection is not open",
+            SendError::Serialize => "value could not be serialised as JSON",
+        })
+    }
+}
+
+/// Timer settings a connection needs, all in milliseconds. 0 disables a timer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Timeouts {
+    /// Time allowed from accept to a complete request head; then 408.
+    pub handshake_ms: u32,
+    /// Silence after which the server sends a ping.
+    pub ping_interval_ms: u32,
+    /// Time allowed for the pong (or any byte) after our ping; then the client is dropped.
+    pub pong_timeout_ms: u32,
+    /// Time allowed for the peer's close frame after ours; then the socket is closed.
+    pub close_timeout_ms: u32,
+}
+
+impl Timeouts {
+    /// Handshake 5 s, ping after 30 s of silence, pong within 10 s, close within 2 s.
+    pub const DEFAULT: Timeouts = Timeouts {
+        handshake_ms: 5_000,
+        ping_interval_ms: 30_000,
+        pong_timeout_ms: 10_000,
+        close_timeout_ms: 2_000,
+    };
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Where a connection is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Phase {
+    /// Not in use.
+    Idle,
+    /// Reading the request head.
+    Handshake,
+    /// A complete request head waits for the server's answer.
+    Request,
+    /// WebSocket open.
+    Open,
+    /// We sent a close frame and wait for the peer's.
+    Closing,
+    /// Finished: flush the output, then close the socket.
+    Closed,
+}
+
+/// The transmit buffer: frames are appended whole, the transport takes bytes from the front.
+#[derive(Debug)]
+pub struct TxBuf<const TX: usize> {
+    buf: [u8; TX],
+    start: usize,
+    end: usize,
+}
+
+impl<const TX: usize> TxBuf<TX> {
+    const fn new() -> Self {
+        TxBuf {
+            buf: [0; TX],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.start = 0;
+        self.end = 0;
+    }
+
+    /// Bytes waiting to be sent.
+    pub fn pending(&self) -> &[u8] {
+        self.buf.get(self.start..self.end).unwrap_or(&[])
+    }
+
+    /// Number of bytes waiting to be sent.
+    pub fn len(&self) -> usize {
+        self.end.saturating_sub(self.start)
+    }
+
+    /// True when nothing waits to be sent.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Room for new frames (after compaction).
+    pub fn free(&self) -> usize {
+        TX.saturating_sub(self.len())
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start = self.start.saturating_add(n).min(self.end);
+        if self.start == self.end {
+            self.clear();
+        }
+    }
+
+    /// All free space as one slice, moving pending bytes to the front if needed.
+    fn spare(&mut self) -> &mut [u8] {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        self.buf.get_mut(self.end..).unwrap_or(&mut [])
+    }
+
+    fn commit(&mut self, n: usize) {
+        self.end = self.end.saturating_add(n).min(TX);
+    }
+
+    /// Appends one whole unmasked frame whose payload `fill` writes into the slice it is given
+    /// (returning the payload length, or `None` when it does not fit).
+    fn frame_with(
+        &mut self,
+        opcode: OpCode,
+        fill: &mut dyn FnMut(&mut [u8]) -> Option<usize>,
+    ) -> Result<(), SendError> {
+        let spare = self.spare();
+        let room = spare.len();
+        // Reserve the largest header this payload could need, then close the gap.
+        let reserve = if room > 65_535 + 4 {
+            10
+        } else if room > 125 + 2 {
+            4
+        } else {
+            2
+        };
+        let Some(area) = spare.get_mut(reserve..) else {
+            return Err(SendError::Full);
+        };
+        let len = fill(area).ok_or(SendError::Full)?;
+        let hlen = frame::header_len(len as u64, false);
+        if hlen > reserve {
+            return Err(SendError::Full);
+        }
+        if hlen < reserve {
+            spare.copy_within(reserve..reserve + len, hlen);
+        }
+        frame::encode_header(spare, true, opcode, None, len as u64).ok_or(SendError::Full)?;
+        self.commit(hlen + len);
+        Ok(())
+    }
+
+    /// Appends one whole unmasked frame with this payload.
+    fn frame(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        let need = frame::header_len(payload.len() as u64, false).saturating_add(payload.len());
+        if need > self.free() {
+            return Err(SendError::Full);
+        }
+        self.frame_with(opcode, &mut |area| {
+            let dst = area.get_mut(..payload.len())?;
+            dst.copy_from_slice(payload);
+            Some(payload.len())
+        })
+    }
+}
+
+/// Where frames for one client are written: the transmit side of a connection, seen by the
+/// gateway layer without knowing the buffer sizes.
+pub trait Outbox {
+    /// True when the WebSocket is open and accepts data frames.
+    fn is_open(&self) -> bool;
+    /// Queues one whole frame; `fill` writes the payload and returns its length (`None`: it
+    /// did not fit). Nothing is queued on error.
+    fn send_with(
+        &mut self,
+        opcode: OpCode,
+        fill: &mut dyn FnMut(&mut [u8]) -> Option<usize>,
+    ) -> Result<(), SendError>;
+    /// Queues one whole frame with this payload.
+    fn send(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError>;
+    /// Room left in the transmit buffer.
+    fn free(&self) -> usize;
+}
+
+/// A data frame being received.
+#[derive(Clone, Copy, Debug)]
+struct Incoming {
+    opcode: OpCode,
+    fin: bool,
+    mask: [u8; 4],
+    remaining: u64,
+    offset: u64,
+    /// Payload bytes are thrown away (data received while closing).
+    discard: bool,
+}
+
+/// Control frames we owe the peer.
+#[derive(Clone, Copy, Debug, Default)]
+struct Owed {
+    pong: bool,
+    ping: bool,
+    close: Option<(CloseCode, &'static str)>,
+}
+
+/// One client's sans-IO WebSocket state machine. See the [module docs](self).
+///
+/// Size: `RX + TX + 125` bytes of buffers plus about 100 bytes of state (tested in
+/// `size_of_connection`).
+pub struct Connection<const RX: usize, const TX: usize> {
+    rx: [u8; RX],
+    tx: TxBuf<TX>,
+    ctrl: [u8; MAX_CONTROL_PAYLOAD],
+    hdr: [u8; frame::MAX_HEADER_LEN],
+    /// Handshake: bytes of the head so far; open: bytes of the message so far.
+    rx_len: usize,
+    /// Handshake: bytes already scanned for the end of the head.
+    scanned: usize,
+    frame: Option<Incoming>,
+    ctrl_len: u8,
+    hdr_len: u8,
+    /// Opcode of the message being reassembled (Text or Binary).
+    message: Option<OpCode>,
+    utf8: Utf8Validator,
+    phase: Phase,
+    owed: Owed,
+    /// A complete message sits in `rx` waiting for `message_done`.
+    message_ready: bool,
+    /// Close the socket once the output is flushed (HTTP responses, failed connections).
+    close_after_flush: bool,
+    /// A fixed page body still to be copied into the output.
+    page: &'static [u8],
+    /// Phase start (handshake, closing) in ms.
+    since: u64,
+    /// Last time any byte arrived.
+    last_rx: u64,
+    /// When our ping went out, if its pong is still due.
+    ping_at: Option<u64>,
+    /// The code we failed or closed with, reported when the peer does not answer.
+    our_code: CloseCode,
+}
+
+impl<const RX: usize, const TX: usize> Default for Connection<RX, TX> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const RX: usize, const TX: usize> Connection<RX, TX> {
+    /// An idle connection; `const` so it can sit in a `static`.
+    pub const fn new() -> Self {
+        const {
+            assert!(RX >= 128, "receive buffer must hold at least 128 bytes");
+            assert!(TX >= 256, "transmit buffer must hold at least 256 bytes");
+        }
+        Connection {
+            rx: [0; RX],
+            tx: TxBuf::new(),
+            ctrl: [0; MAX_CONTROL_PAYLOAD],
+            hdr: [0; frame::MAX_HEADER_LEN],
+            rx_len: 0,
+            scanned: 0,
+            frame: None,
+            ctrl_len: 0,
+            hdr_len: 0,
+            message: None,
+            utf8: Utf8Validator::new(),
+            phase: Phase::Idle,
+            owed: Owed {
+                pong: false,
+                ping: false,
+                close: None,
+            },
+            message_ready: false,
+            close_after_flush: false,
+            page: &[],
+            since: 0,
+            last_rx: 0,
+            ping_at: None,
+            our_code: CloseCode::NORMAL,
+        }
+    }
+
+    /// Starts a new client on this connection at time `now` (ms): handshake phase, empty buffers.
+    pub fn start(&mut self, now: u64) {
+        self.tx.clear();
+        self.rx_len = 0;
+        self.scanned = 0;
+        self.frame = None;
+        self.ctrl_len = 0;
+        self.hdr_len = 0;
+        self.message = None;
+        self.utf8.reset();
+        self.phase = Phase::Handshake;
+        self.owed = Owed::default();
+        self.message_ready = false;
+        self.close_after_flush = false;
+        self.page = &[];
+        self.since = now;
+        self.last_rx = now;
+        self.ping_at = None;
+        self.our_code = CloseCode::NORMAL;
+    }
+
+    /// Marks the connection unused (the transport closed the socket).
+    pub fn reset(&mut self) {
+        self.start(0);
+        self.phase = Phase::Idle;
+    }
+
+    /// Where the connection is in its life.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// True when the WebSocket is open for data.
+    pub fn is_open(&self) -> bool {
+        self.phase == Phase::Open
+    }
+
+    /// Consumes input bytes. Stops early when it has an [`Event`] to report (handle it, then
+    /// feed the rest) or when the output must be flushed first (a pong has no room yet).
+    pub fn feed(&mut self, input: &[u8], now: u64, max_head: usize) -> Feed {
+        if !input.is_empty() {
+            self.last_rx = now;
+            self.ping_at = None;
+        }
+        match self.phase {
+            Phase::Handshake => self.feed_head(input, max_head),
+            Phase::Open | Phase::Closing => self.feed_frames(input, now),
+            // Nothing more is read: the head awaits an answer, or the connection is done.
+            Phase::Request => Feed {
+                consumed: 0,
+                event: None,
+            },
+            Phase::Closed | Phase::Idle => Feed {
+                consumed: input.len(),
+                event: None,
+            },
+        }
+    }
+
+    fn feed_head(&mut self, input: &[u8], max_head: usize) -> Feed {
+        let limit = max_head.min(RX);
+        let old = self.rx_len;
+        let room = limit.saturating_sub(old);
+        let take = room.min(input.len());
+        if let (Some(dst), Some(src)) = (self.rx.get_mut(old..old + take), input.get(..take)) {
+            dst.copy_from_slice(src);
+        }
+        self.rx_len = old + take;
+        let head = self.rx.get(..self.rx_len).unwrap_or(&[]);
+        if let Some(end) = handshake::find_head_end(head, self.scanned) {
+            self.rx_len = end;
+            self.phase = Phase::Request;
+            return Feed {
+                consumed: end.saturating_sub(old),
+                event: Some(Event::Request),
+            };
+        }
+        self.scanned = self.rx_len;
+        if self.rx_len >= limit {
+            self.refuse(&HttpError::new(
+                http::Status::HeaderFieldsTooLarge,
+                "request head too large",
+            ));
+            return Feed {
+                consumed: input.len(),
+                event: Some(Event::HeadTooLarge),
+            };
+        }
+        Feed {
+            consumed: take,
+            event: None,
+        }
+    }
+
+    /// The complete request head (valid after [`Event::Request`]).
+    pub fn request_head(&self) -> &[u8] {
+        if self.phase == Phase::Request {
+            self.rx.get(..self.rx_len).unwrap_or(&[])
+        } else {
+            &[]
+        }
+    }
+
+    /// Splits the connection into the request head (read) and its outbox (write), so a
+    /// server can run a connect hook that reads the head and sends frames.
+    pub fn head_and_outbox(&mut self) -> (&[u8], &mut dyn Outbox) {
+        let head = if matches!(self.phase, Phase::Request | Phase::Open) {
+            self.rx.get(..self.rx_len).unwrap_or(&[])
+        } else {
+            &[]
+        };
+        (head, &mut self.tx as &mut dyn Outbox)
+    }
+
+    /// Accepts the upgrade: queues the 101 response with `Sec-WebSocket-Accept` for `key` and
+    /// the chosen subprotocol. The request head stays readable through
+    /// [`Connection::head_and_outbox`] until the first frame byte is fed.
+    pub fn accept(&mut self, key: &[u8], protocol: Option<&str>) -> Result<(), SendError> {
+        if self.phase != Phase::Request {
+            return Err(SendError::NotOpen);
+        }
+        let spare = self.tx.spare();
+        let n = handshake::write_accept(spare, key, protocol).ok_or(SendError::Full)?;
+        self.tx.commit(n);
+        self.phase = Phase::Open;
+        Ok(())
+    }
+
+    /// Refuses the request with an HTTP error response, then closes once it is sent.
+    pub fn refuse(&mut self, err: &HttpError) {
+        let spare = self.tx.spare();
+        if let Some(n) = http::write_error(spare, err) {
+            self.tx.commit(n);
+        }
+        self.phase = Phase::Closed;
+        self.close_after_flush = true;
+    }
+
+    /// Answers a plain GET with a fixed page, streamed through the output, then closes.
+    pub fn serve_page(&mut self, content_type: &str, body: &'static [u8]) {
+        let spare = self.tx.spare();
+        if let Some(n) = http::write_page_head(spare, content_type, body.len()) {
+            self.tx.commit(n);
+            self.page = body;
+        }
+        self.phase = Phase::Closed;
+        self.close_after_flush = true;
+    }
+
+    fn feed_frames(&mut self, input: &[u8], now: u64) -> Feed {
+        // The request head was kept for the connect hook; the first frame byte ends that.
+        if self.phase == Phase::Open && self.message.is_none() && !self.message_ready {
+            // rx_len holds the head length right after accept; a message cannot be in
+            // progress, so the head is simply forgotten here.
+            if self.frame.is_none() && self.hdr_len == 0 {
+                self.rx_len = 0;
+            }
+        }
+        if self.message_ready {
+            return Feed {
+                consumed: 0,
+                event: None,
+            };
+        }
+        let mut pos = 0;
+        while pos < input.len() {
+            if self.owed.pong || self.owed.close.is_some() {
+                self.pay_debts();
+                if self.owed.pong {
+                    // No room for the pong yet: flush first.
+                    break;
+                }
+            }
+            let rest = input.get(pos..).unwrap_or(&[]);
+            let step = match self.frame {
+                None => self.read_header(rest, now),
+                Some(f) => self.read_payload(f, rest, now),
+            };
+            pos += step.consumed;
+            if step.event.is_some() {
+                return Feed {
+                    consumed: pos,
+                    event: step.event,
+                };
+            }
+            if self.phase == Phase::Closed {
+                return Feed {
+                    consumed: input.len(),
+                    event: None,
+                };
+            }
+            if step.consumed == 0 {
+                break;
+            }
+        }
+        Feed {
+            consumed: pos,
+            event: None,
+        }
+    }
+
+    fn read_header(&mut self, input: &[u8], now: u64) -> Feed {
+        let have = usize::from(self.hdr_len);
+        let need = frame::header_len_needed(self.hdr.get(..have).unwrap_or(&[]));
+        let want = need.saturating_sub(have).min(input.len());
+        if let (Some(dst), Some(src)) = (self.hdr.get_mut(have..have + want), input.get(..want)) {
+            dst.copy_from_slice(src);
+        }
+        self.hdr_len = (have + want) as u8;
+        let buf = self.hdr.get(..usize::from(self.hdr_len)).unwrap_or(&[]);
+        match frame::parse_header(buf, true) {
+            Err(_) => Feed {
+                consumed: want,
+                event: Some(self.fail(CloseCode::PROTOCOL_ERROR, CloseReason::ProtocolError)),
+            },
+            Ok(None) => Feed {
+                consumed: want,
+                event: None,
+            },
+            Ok(Some((header, _))) => {
+                self.hdr_len = 0;
+                let event = self.start_frame(header, now);
+                Feed {
+                    consumed: want,
+                    event,
+                }
+            }
+        }
+    }
+
+    fn start_frame(&mut self, h: FrameHeader, now: u64) -> Option<Event> {
+        let mask = h.mask.unwrap_or([0; 4]);
+        let mut discard = false;
+        match h.opcode {
+            OpCode::Continuation | OpCode::Text | OpCode::Binary => {
+                let continuation = h.opcode == OpCode::Continuation;
+                if continuation != self.message.is_some() {
+                    // A continuation with nothing to continue, or a new message in the
+                    // middle of a fragmented one.
+                    return Some(self.fail(CloseCode::PROTOCOL_ERROR, CloseReason::ProtocolError));
+                }
+                if !continuation {
+                    self.message = Some(h.opcode);
+                    self.rx_len = 0;
+                    self.utf8.reset();
+                }
+                if self.phase == Phase::Closing {
+                    discard = true;
+                } else {
+                    let total = (self.rx_len as u64).saturating_add(h.payload_len);
+                    if total > RX as u64 {
+                        return Some(self.fail(CloseCode::MESSAGE_TOO_BIG, CloseReason::TooBig));
+                    }
+                }
+            }
+            OpCode::Close | OpCode::Ping | OpCode::Pong => {
+                self.ctrl_len = 0;
+            }
+        }
+        let incoming = Incoming {
+            opcode: h.opcode,
+            fin: h.fin,
+            mask,
+            remaining: h.payload_len,
+            offset: 0,
+            discard,
+        };
+        if h.payload_len == 0 {
+            self.frame = None;
+            return self.finish_frame(incoming, now);
+        }
+        self.frame = Some(incoming);
+        None
+    }
+
+    fn read_payload(&mut self, mut f: Incoming, input: &[u8], now: u64) -> Feed {
+        let n = usize::try_from(f.remaining)
+            .unwrap_or(usize::MAX)
+            .min(input.len());
+        let src = input.get(..n).unwrap_or(&[]);
+        if f.opcode.is_control() {
+            let at = usize::from(self.ctrl_len);
+            if let Some(dst) = self.ctrl.get_mut(at..at + n) {
+                frame::unmask_into(dst, src, f.mask, f.offset);
+            }
+            self.ctrl_len = (at + n) as u8;
+        } else if !f.discard {
+            let at = self.rx_len;
+            let Some(dst) = self.rx.get_mut(at..at + n) else {
+                // Cannot happen: the size was checked at the header.
+                return Feed {
+                    consumed: n,
+                    event: Some(self.fail(CloseCode::MESSAGE_TOO_BIG, CloseReason::TooBig)),
+                };
+            };
+            frame::unmask_into(dst, src, f.mask, f.offset);
+            self.rx_len = at + n;
+            if self.message == Some(OpCode::Text) && self.utf8.feed(dst).is_err() {
+                return Feed {
+                    consumed: n,
+                    event: Some(self.fail(CloseCode::INVALID_PAYLOAD, CloseReason::InvalidUtf8)),
+                };
+            }
+        }
+        f.remaining -= n as u64;
+        f.offset += n as u64;
+        if f.remaining == 0 {
+            self.frame = None;
+            let event = self.finish_frame(f, now);
+            return Feed { consumed: n, event };
+        }
+        self.frame = Some(f);
+        Feed {
+            consumed: n,
+            event: None,
+        }
+    }
+
+    fn finish_frame(&mut self, f: Incoming, now: u64) -> Option<Event> {
+        match f.opcode {
+            OpCode::Continuation | OpCode::Text | OpCode::Binary => {
+                if !f.fin {
+                    return None;
+                }
+                let opcode = self.message.take();
+                if f.discard {
+                    return None;
+                }
+                let binary = opcode == Some(OpCode::Binary);
+                if !binary && self.utf8.finish().is_err() {
+                    return Some(self.fail(CloseCode::INVALID_PAYLOAD, CloseReason::InvalidUtf8));
+                }
+                self.message_ready = true;
+                Some(Event::Message { binary })
+            }
+            OpCode::Ping => {
+                if self.phase == Phase::Open {
+                    self.owed.pong = true;
+                    self.pay_debts();
+                }
+                None
+            }
+            OpCode::Pong => {
+                self.ping_at = None;
+                None
+            }
+            OpCode::Close => {
+                let payload = self.ctrl.get(..usize::from(self.ctrl_len)).unwrap_or(&[]);
+                match parse_close_payload(payload) {
+                    Err(e) => {
+                        let reason = if e.close_code() == CloseCode::INVALID_PAYLOAD {
+                            CloseReason::InvalidUtf8
+                        } else {
+                            CloseReason::ProtocolError
+                        };
+                        Some(self.fail(e.close_code(), reason))
+                    }
+                    Ok(parsed) => {
+                        let code = parsed.map(|(c, _)| c);
+                        let reason = if self.phase == Phase::Closing {
+                            CloseReason::Server
+                        } else {
+                            // Echo the peer's code (RFC 6455 §5.5.1); no code, empty close.
+                            self.owed.close = Some((code.unwrap_or(CloseCode::NO_STATUS), ""));
+                            CloseReason::Peer
+                        };
+                        let _ = now;
+                        self.finish(true);
+                        Some(Event::Closed(Disconnect {
+                            code: code.unwrap_or(CloseCode::NO_STATUS),
+                            reason,
+                        }))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends the WebSocket: no more input is read; the socket closes once output is flushed.
+    fn finish(&mut self, pay: bool) {
+        self.phase = Phase::Closed;
+        self.close_after_flush = true;
+        self.frame = None;
+        self.message = None;
+        self.message_ready = false;
+        if pay {
+            self.pay_debts();
+        }
+    }
+
+    /// Fails the WebSocket connection (RFC 6455 §7.1.7): queue a close frame with `code`,
+    /// stop reading, and close the socket once the frame is out.
+    fn fail(&mut self, code: CloseCode, reason: CloseReason) -> Event {
+        let text = match reason {
+            CloseReason::TooBig => "message too big",
+            CloseReason::InvalidUtf8 => "invalid UTF-8",
+            _ => "protocol error",
+        };
+        self.owed.pong = false;
+        self.owed.close = Some((code, text));
+        self.our_code = code;
+        self.finish(true);
+        Event::Closed(Disconnect { code, reason })
+    }
+
+    /// Writes the control frames we owe, as far as the transmit buffer has room. Close last.
+    fn pay_debts(&mut self) {
+        if self.owed.pong {
+            let payload = self.ctrl.get(..usize::from(self.ctrl_len)).unwrap_or(&[]);
+            if self.tx.frame(OpCode::Pong, payload).is_ok() {
+                self.owed.pong = false;
+            }
+        }
+        if self.owed.ping && self.tx.frame(OpCode::Ping, b"wsgate").is_ok() {
+            self.owed.ping = false;
+        }
+        if let Some((code, reason)) = self.owed.close
+            && !self.owed.pong
+        {
+            let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+            let len = if code == CloseCode::NO_STATUS {
+                0
+            } else {
+                let [hi, lo] = code.as_u16().to_be_bytes();
+                payload[0] = hi;
+                payload[1] = lo;
+                let r = truncate_utf8(reason, MAX_CONTROL_PAYLOAD - 2);
+                if let Some(dst) = payload.get_mut(2..2 + r.len()) {
+                    dst.copy_from_slice(r.as_bytes());
+                }
+                2 + r.len()
+            };
+            if self
+                .tx
+                .frame(OpCode::Close, payload.get(..len).unwrap_or(&[]))
+                .is_ok()
+            {
+                self.owed.close = None;
+            }
+        }
+    }
+
+    /// The complete message (valid after [`Event::Message`]).
+    pub fn message(&self) -> &[u8] {
+        if self.message_ready {
+            self.rx.get(..self.rx_len).unwrap_or(&[])
+        } else {
+            &[]
+        }
+    }
+
+    /// Splits the connection into the complete message (read) and its outbox (write).
+    pub fn message_and_outbox(&mut self) -> (&[u8], &mut dyn Outbox) {
+        let msg = if self.message_ready {
+            self.rx.get(..self.rx_len).unwrap_or(&[])
+        } else {
+            &[]
+        };
+        (msg, &mut self.tx as &mut dyn Outbox)
+    }
+
+    /// Releases the message buffer so the next message can be received.
+    pub fn message_done(&mut self) {
+        if self.message_ready {
+            self.message_ready = false;
+            self.rx_len = 0;
+        }
+    }
+
+    /// Starts the close handshake with `code` and a short `reason` (at most 123 bytes are
+    /// sent). Data frames from the peer are discarded until its close frame arrives or
+    /// `close_timeout_ms` passes.
+    pub fn close(&mut self, code: CloseCode, reason: &'static str, now: u64) {
+        match self.phase {
+            Phase::Open => {
+                self.owed.pong = false;
+                self.owed.close = Some((code, reason));
+                self.our_code = code;
+                self.phase = Phase::Closing;
+                self.since = now;
+                self.message_ready = false;
+                self.pay_debts();
+            }
+            Phase::Handshake | Phase::Request => {
+                self.refuse(&HttpError::new(
+                    http::Status::ServiceUnavailable,
+                    "server shutting down",
+                ));
+            }
+            Phase::Closing | Phase::Closed | Phase::Idle => {}
+        }
+    }
+
+    /// Drops the connection without a close handshake (the socket is gone or must go now).
+    pub fn abort(&mut self) {
+        self.owed = Owed::default();
+        self.finish(false);
+    }
+
+    /// Runs the timers at time `now`: handshake timeout (408), server ping after silence,
+    /// idle timeout when the pong does not come, close timeout.
+    pub fn poll(&mut self, now: u64, t: &Timeouts) -> Option<Event> {
+        let elapsed = |since: u64, ms: u32| ms > 0 && now.saturating_sub(since) >= u64::from(ms);
+        match self.phase {
+            Phase::Handshake | Phase::Request if elapsed(self.since, t.handshake_ms) => {
+                self.refuse(&HttpError::new(
+                    http::Status::RequestTimeout,
+                    "request head not received in time",
+                ));
+                Some(Event::HandshakeTimeout)
+            }
+            Phase::Open => {
+                if let Some(at) = self.ping_at {
+                    if elapsed(at, t.pong_timeout_ms) {
+                        self.abort();
+                        return Some(Event::Closed(Disconnect {
+                            code: CloseCode::ABNORMAL,
+                            reason: CloseReason::IdleTimeout,
+                        }));
+                    }
+                } else if elapsed(self.last_rx, t.ping_interval_ms) {
+                    self.owed.ping = true;
+                    self.ping_at = Some(now);
+                    self.pay_debts();
+                    return Some(Event::PingSent);
+                }
+                self.pay_debts();
+                None
+            }
+            Phase::Closing if elapsed(self.since, t.close_timeout_ms) => {
+                self.abort();
+                Some(Event::Closed(Disconnect {
+                    code: CloseCode::ABNORMAL,
+                    reason: CloseReason::CloseTimeout,
+                }))
+            }
+            _ => None,
+        }
+    }
+
+    /// The next time [`Connection::poll`] has work, in ms, if any.
+    pub fn next_deadline(&self, t: &Timeouts) -> Option<u64> {
+        let at = |since: u64, ms: u32| (ms > 0).then(|| since.saturating_add(u64::from(ms)));
+        match self.phase {
+            Phase::Handshake | Phase::Request => at(self.since, t.handshake_ms),
+            Phase::Open => match self.ping_at {
+                Some(p) => at(p, t.pong_timeout_ms),
+                None => at(self.last_rx, t.ping_interval_ms),
+            },
+            Phase::Closing => at(self.since, t.close_timeout_ms),
+            Phase::Closed | Phase::Idle => None,
+        }
+    }
+
+    /// Bytes to send now. Call [`Connection::consume`] with how many were written.
+    pub fn output(&mut self) -> &[u8] {
+        self.pay_debts();
+        if !self.page.is_empty() {
+            let spare = self.tx.spare();
+            let n = spare.len().min(self.page.len());
+            if let (Some(dst), Some(src)) = (spare.get_mut(..n), self.page.get(..n)) {
+                dst.copy_from_slice(src);
+            }
+            self.tx.commit(n);
+            self.page = self.page.get(n..).unwrap_or(&[]);
+        }
+        self.tx.pending()
+    }
+
+    /// Marks `n` output bytes as written.
+    pub fn consume(&mut self, n: usize) {
+        self.tx.consume(n);
+    }
+
+    /// True when the transport should close the socket now: the connection is finished and
+    /// everything owed has been written.
+    pub fn wants_close(&self) -> bool {
+        self.phase == Phase::Closed
+            && self.close_after_flush
+            && self.tx.is_empty()
+            && self.page.is_empty()
+            && self.owed.close.is_none()
+    }
+
+    /// The outbox of this connection.
+    pub fn outbox(&mut self) -> &mut dyn Outbox {
+        &mut self.tx
+    }
+
+    /// Bytes waiting in the transmit buffer.
+    pub fn pending_len(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// The code we closed or failed with (for reports when the peer never answered).
+    pub fn our_code(&self) -> CloseCode {
+        self.our_code
+    }
+}
+
+impl<const TX: usize> Outbox for TxBuf<TX> {
+    fn is_open(&self) -> bool {
+        true
+    }
+    fn send_with(
+        &mut self,
+        opcode: OpCode,
+        fill: &mut dyn FnMut(&mut [u8]) -> Option<usize>,
+    ) -> Result<(), SendError> {
+        self.frame_with(opcode, fill)
+    }
+    fn send(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        self.frame(opcode, payload)
+    }
+    fn free(&self) -> usize {
+        TxBuf::free(self)
+    }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a char boundary.
+fn truncate_utf8(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while end > 0 && !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or("")
+}

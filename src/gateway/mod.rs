@@ -1,0 +1,763 @@
+//! The NestJS layer: gateways, handler tables, hooks, replies and exceptions.
+//!
+//! A [`Gateway`] is what a NestJS `@WebSocketGateway` class is: a path, a fixed-capacity table
+//! of `(event name, handler)`, lifecycle hooks, and a state value (the "class instance") its
+//! handlers share. Messages are `{"event": <string>, "data": <any>}` JSON in a text or binary
+//! frame ([`envelope`]); each value a handler sends is one text frame, exactly as NestJS's
+//! `WsAdapter` 12 does (DESIGN §3):
+//!
+//! - a reply is `{"event":"<name>","data":<value>}` ([`Context::reply`]) or a bare value
+//!   ([`Context::send_json`]); a handler may send zero, one or several;
+//! - a failing handler sends
+//!   `{"event":"exception","data":{"status":"error","message":"<msg>","cause":{"pattern":"<event>","data":<data>}}}`
+//!   ([`HandlerError`]);
+//! - invalid JSON, non-objects and unknown events are dropped without a frame, as NestJS
+//!   does, and counted ([`crate::Stats`]) and reported to [`Gateway::on_drop`].
+//!
+//! Nothing here allocates; registering more handlers than the table holds is an error.
+
+pub mod envelope;
+mod path;
+
+use crate::connection::{Outbox, SendError};
+use crate::protocol::close::CloseCode;
+use crate::protocol::frame::OpCode;
+use crate::protocol::handshake::Request;
+use crate::protocol::http::HttpError;
+use crate::stats::Stats;
+use envelope::{Envelope, EnvelopeError, JsonStr};
+use serde::{Deserialize, Serialize};
+
+pub use path::{matches as path_matches, param as path_param};
+
+/// Identifies one client for as long as it is connected: a slot index plus a generation, so an
+/// id kept after the client left never reaches the next client of that slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ClientId {
+    index: u16,
+    generation: u16,
+}
+
+impl ClientId {
+    /// Builds an id from a slot index and generation.
+    pub const fn new(index: u16, generation: u16) -> Self {
+        ClientId { index, generation }
+    }
+    /// The connection slot.
+    pub const fn index(self) -> usize {
+        self.index as usize
+    }
+    /// How many clients used this slot before.
+    pub const fn generation(self) -> u16 {
+        self.generation
+    }
+    /// The id as one number (`generation << 16 | index`), e.g. for C or logs.
+    pub const fn as_u32(self) -> u32 {
+        (self.generation as u32) << 16 | self.index as u32
+    }
+    /// The inverse of [`ClientId::as_u32`].
+    pub const fn from_u32(v: u32) -> Self {
+        ClientId {
+            index: v as u16,
+            generation: (v >> 16) as u16,
+        }
+    }
+}
+
+impl core::fmt::Display for ClientId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "#{}.{}", self.index, self.generation)
+    }
+}
+
+/// Index of a gateway in its server, in the order gateways were bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct GatewayId(pub u8);
+
+/// What a handler returns: `Ok(())`, or an error that becomes NestJS's exception frame.
+pub type HandlerResult = Result<(), HandlerError>;
+
+/// A message handler: the gateway state, the reply context, and the message's `data`.
+///
+/// Non-capturing closures coerce to this type.
+pub type Handler<S> = fn(&mut S, &mut Context<'_>, Data<'_>) -> HandlerResult;
+
+/// A verify hook: `Ok` lets the client upgrade, an [`HttpError`] (401, 403) refuses it.
+pub type VerifyHook<S> = fn(&mut S, &ConnectInfo<'_>) -> Result<(), HttpError>;
+
+/// A connect hook (NestJS `handleConnection`).
+pub type ConnectHook<S> = fn(&mut S, &mut Context<'_>, &ConnectInfo<'_>);
+
+/// A custom message parser (NestJS `messageParser`): finds the event and data in a message.
+pub type MessageParser = fn(&[u8]) -> Result<Envelope<'_>, EnvelopeError>;
+
+/// A handler failure, sent to the client as NestJS's `exception` event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum HandlerError {
+    /// Like throwing `new WsException("<message>")`: the client gets
+    /// `{"event":"exception","data":{"status":"error","message":"<message>","cause":{...}}}`.
+    Ws(&'static str),
+    /// Like throwing `new WsException({...})` with an object: the client gets
+    /// `{"event":"exception","data":<this JSON object>}`. Must be valid JSON.
+    WsObject(&'static str),
+    /// Any other failure: the message is `"Internal server error"`.
+    Internal,
+    /// A reply did not fit the transmit buffer or the connection is closing. Reported as an
+    /// internal error.
+    Send(SendError),
+    /// `data` did not have the shape the handler asked for.
+    InvalidData,
+}
+
+impl From<SendError> for HandlerError {
+    fn from(e: SendError) -> Self {
+        HandlerError::Send(e)
+    }
+}
+
+impl core::fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            HandlerError::Ws(m) => write!(f, "WsException: {m}"),
+            HandlerError::WsObject(m) => write!(f, "WsException: {m}"),
+            HandlerError::Internal => f.write_str("internal error"),
+            HandlerError::Send(e) => write!(f, "send failed: {e}"),
+            HandlerError::InvalidData => f.write_str("invalid data"),
+        }
+    }
+}
+
+/// Why a message was dropped without reaching a handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum DropReason {
+    /// The message is not JSON (or nested deeper than 128 levels).
+    InvalidJson,
+    /// The JSON is not an object.
+    NotAnObject,
+    /// The object has no string `event`.
+    NoEvent,
+    /// No handler has that event name.
+    UnknownEvent,
+}
+
+impl DropReason {
+    fn from_envelope(e: EnvelopeError) -> Self {
+        match e {
+            EnvelopeError::NotAnObject => DropReason::NotAnObject,
+            EnvelopeError::NoEvent => DropReason::NoEvent,
+            _ => DropReason::InvalidJson,
+        }
+    }
+}
+
+/// The `data` of a message, as raw JSON (zero-copy) or parsed into a type.
+#[derive(Clone, Copy, Debug)]
+pub struct Data<'a> {
+    raw: Option<&'a [u8]>,
+    binary: bool,
+}
+
+impl<'a> Data<'a> {
+    /// Builds a `Data` over raw JSON text (`None` when `data` was absent).
+    pub const fn new(raw: Option<&'a [u8]>, binary: bool) -> Self {
+        Data { raw, binary }
+    }
+    /// The raw JSON text of `data`, `None` when the message had no `data` key.
+    pub fn raw(&self) -> Option<&'a [u8]> {
+        self.raw
+    }
+    /// The raw JSON text of `data`, or `null` when it was absent.
+    pub fn json(&self) -> &'a [u8] {
+        self.raw.unwrap_or(b"null")
+    }
+    /// True when the message had no `data` key.
+    pub fn is_absent(&self) -> bool {
+        self.raw.is_none()
+    }
+    /// True when the message came in a binary frame.
+    pub fn is_binary(&self) -> bool {
+        self.binary
+    }
+    /// Parses `data` with serde-json-core. `&str` fields borrow the message and keep JSON
+    /// escapes verbatim; for user text use [`Data::parse_escaped`].
+    pub fn parse<T: Deserialize<'a>>(&self) -> Result<T, HandlerError> {
+        serde_json_core::from_slice(self.json())
+            .map(|(v, _)| v)
+            .map_err(|_| HandlerError::InvalidData)
+    }
+    /// Parses `data`, unescaping strings into `scratch`.
+    pub fn parse_escaped<'s, T: Deserialize<'s>>(
+        &self,
+        scratch: &'s mut [u8],
+    ) -> Result<T, HandlerError>
+    where
+        'a: 's,
+    {
+        serde_json_core::from_slice_escaped(self.json(), scratch)
+            .map(|(v, _)| v)
+            .map_err(|_| HandlerError::InvalidData)
+    }
+}
+
+/// What a gateway can do to clients other than the current one. Implemented by the server.
+pub trait Peers {
+    /// Calls `f` with the outbox of each open client of `gateway` other than the current one.
+    fn for_each(&mut self, gateway: GatewayId, f: &mut dyn FnMut(ClientId, &mut dyn Outbox));
+    /// The outbox of one open client other than the current one.
+    fn get(&mut self, client: ClientId) -> Option<&mut dyn Outbox>;
+}
+
+/// A `Peers` with nobody in it.
+pub struct NoPeers;
+
+impl Peers for NoPeers {
+    fn for_each(&mut self, _: GatewayId, _: &mut dyn FnMut(ClientId, &mut dyn Outbox)) {}
+    fn get(&mut self, _: ClientId) -> Option<&mut dyn Outbox> {
+        None
+    }
+}
+
+/// What a broadcast achieved.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Broadcast {
+    /// Clients the frame was queued for.
+    pub queued: u16,
+    /// Clients whose transmit buffer had no room: the frame was dropped for them (counted in
+    /// [`Stats::broadcast_dropped`]).
+    pub dropped: u16,
+}
+
+/// Through this a handler or hook replies, sends, broadcasts and closes.
+pub struct Context<'a> {
+    client: ClientId,
+    gateway: GatewayId,
+    tx: &'a mut dyn Outbox,
+    peers: &'a mut dyn Peers,
+    stats: &'a mut Stats,
+    close: Option<(CloseCode, &'static str)>,
+}
+
+impl<'a> Context<'a> {
+    /// A context for `client` of `gateway` writing to `tx`. Used by the server.
+    pub fn new(
+        client: ClientId,
+        gateway: GatewayId,
+        tx: &'a mut dyn Outbox,
+        peers: &'a mut dyn Peers,
+        stats: &'a mut Stats,
+    ) -> Self {
+        Context {
+            client,
+            gateway,
+            tx,
+            peers,
+            stats,
+            close: None,
+        }
+    }
+
+    /// The client this message came from.
+    pub fn client(&self) -> ClientId {
+        self.client
+    }
+
+    /// The gateway handling it.
+    pub fn gateway(&self) -> GatewayId {
+        self.gateway
+    }
+
+    /// The close the handler asked for, if any (taken by the server).
+    pub fn take_close(&mut self) -> Option<(CloseCode, &'static str)> {
+        self.close.take()
+    }
+
+    fn count_send(&mut self, r: Result<(), SendError>) -> Result<(), SendError> {
+        match r {
+            Ok(()) => self.stats.frames_sent = self.stats.frames_sent.wrapping_add(1),
+            Err(_) => self.stats.send_failed = self.stats.send_failed.wrapping_add(1),
+        }
+        r
+    }
+
+    /// Sends `{"event":"<event>","data":<data>}` (a NestJS `WsResponse`) as one text frame.
+    pub fn reply<T: Serialize + ?Sized>(&mut self, event: &str, data: &T) -> Result<(), SendError> {
+        let r = send_response(self.tx, event, data);
+        self.count_send(r)
+    }
+
+    /// Sends `{"event":"<event>","data":<raw JSON>}`; `data` must be valid JSON (insignificant
+    /// whitespace is removed, as `JSON.stringify` would print it).
+    pub fn reply_raw(&mut self, event: &str, data: &[u8]) -> Result<(), SendError> {
+        let r = send_raw_response(self.tx, event, data);
+        self.count_send(r)
+    }
+
+    /// Sends a value as it is (what a NestJS handler returning a plain value sends).
+    pub fn send_json<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SendError> {
+        let r = self.tx.send_with(OpCode::Text, &mut |buf| {
+            serde_json_core::to_slice(value, buf).ok()
+        });
+        self.count_send(r)
+    }
+
+    /// Sends raw JSON text as it is (whitespace compacted). `json` must be valid JSON.
+    pub fn send_raw_json(&mut self, json: &[u8]) -> Result<(), SendError> {
+        let r = self
+            .tx
+            .send_with(OpCode::Text, &mut |buf| envelope::compact_json(json, buf));
+        self.count_send(r)
+    }
+
+    /// Sends a text frame.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        let r = self.tx.send(OpCode::Text, text.as_bytes());
+        self.count_send(r)
+    }
+
+    /// Sends a binary frame.
+    pub fn send_binary(&mut self, bytes: &[u8]) -> Result<(), SendError> {
+        let r = self.tx.send(OpCode::Binary, bytes);
+        self.count_send(r)
+    }
+
+    /// Sends `{"event":..,"data":..}` to another client of this server.
+    pub fn send_to<T: Serialize + ?Sized>(
+        &mut self,
+        client: ClientId,
+        event: &str,
+        data: &T,
+    ) -> Result<(), SendError> {
+        let r = if client == self.client {
+            send_response(self.tx, event, data)
+        } else {
+            match self.peers.get(client) {
+                Some(out) => send_response(out, event, data),
+                None => Err(SendError::NotOpen),
+            }
+        };
+        self.count_send(r)
+    }
+
+    /// Sends `{"event":..,"data":..}` to every client of this gateway, this one included.
+    /// Clients whose buffer is full miss it (counted, and reported in the result).
+    pub fn broadcast<T: Serialize + ?Sized>(&mut self, event: &str, data: &T) -> Broadcast {
+        self.broadcast_with(&mut |out| send_response(out, event, data))
+    }
+
+    /// Like [`Context::broadcast`] with raw JSON `data`.
+    pub fn broadcast_raw(&mut self, event: &str, data: &[u8]) -> Broadcast {
+        self.broadcast_with(&mut |out| send_raw_response(out, event, data))
+    }
+
+    /// Sends a text frame to every client of this gateway, this one included.
+    pub fn broadcast_text(&mut self, text: &str) -> Broadcast {
+        self.broadcast_with(&mut |out| out.send(OpCode::Text, text.as_bytes()))
+    }
+
+    fn broadcast_with(
+        &mut self,
+        send: &mut dyn FnMut(&mut dyn Outbox) -> Result<(), SendError>,
+    ) -> Broadcast {
+        let mut result = Broadcast::default();
+        let mut tally = |r: Result<(), SendError>| match r {
+            Ok(()) => result.queued = result.queued.saturating_add(1),
+            Err(_) => result.dropped = result.dropped.saturating_add(1),
+        };
+        tally(send(self.tx));
+        self.peers
+            .for_each(self.gateway, &mut |_, out| tally(send(out)));
+        self.stats.frames_sent = self
+            .stats
+            .frames_sent
+            .wrapping_add(u32::from(result.queued));
+        self.stats.broadcast_dropped = self
+            .stats
+            .broadcast_dropped
+            .wrapping_add(u32::from(result.dropped));
+        result
+    }
+
+    /// Closes this client with `code` and a short reason once the handler returns.
+    pub fn close(&mut self, code: CloseCode, reason: &'static str) {
+        self.close = Some((code, reason));
+    }
+}
+
+/// Writes `{"event":"<event>","data":<data>}` as one text frame.
+pub fn send_response<T: Serialize + ?Sized>(
+    out: &mut dyn Outbox,
+    event: &str,
+    data: &T,
+) -> Result<(), SendError> {
+    out.send_with(OpCode::Text, &mut |buf| {
+        let mut w = Writer { buf, len: 0 };
+        w.bytes(b"{\"event\":")?;
+        w.json_string(event)?;
+        w.bytes(b",\"data\":")?;
+        let n = serde_json_core::to_slice(data, w.rest()).ok()?;
+        w.len += n;
+        w.bytes(b"}")?;
+        Some(w.len)
+    })
+}
+
+/// Writes `{"event":"<event>","data":<raw JSON>}` as one text frame.
+pub fn send_raw_response(out: &mut dyn Outbox, event: &str, data: &[u8]) -> Result<(), SendError> {
+    out.send_with(OpCode::Text, &mut |buf| {
+        let mut w = Writer { buf, len: 0 };
+        w.bytes(b"{\"event\":")?;
+        w.json_string(event)?;
+        w.bytes(b",\"data\":")?;
+        w.compact(data)?;
+        w.bytes(b"}")?;
+        Some(w.len)
+    })
+}
+
+/// Appends to a byte slice, failing (None) when it is full.
+struct Writer<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+}
+
+impl Writer<'_> {
+    fn rest(&mut self) -> &mut [u8] {
+        self.buf.get_mut(self.len..).unwrap_or(&mut [])
+    }
+    fn bytes(&mut self, b: &[u8]) -> Option<()> {
+        let dst = self.rest().get_mut(..b.len())?;
+        dst.copy_from_slice(b);
+        self.len += b.len();
+        Some(())
+    }
+    fn json_string(&mut self, s: &str) -> Option<()> {
+        let n = envelope::write_json_string(s, self.rest())?;
+        self.len += n;
+        Some(())
+    }
+    fn compact(&mut self, json: &[u8]) -> Option<()> {
+        let n = envelope::compact_json(json, self.rest())?;
+        self.len += n;
+        Some(())
+    }
+}
+
+/// Writes NestJS's exception frame for a failure of the handler of `pattern`.
+pub fn send_exception(
+    out: &mut dyn Outbox,
+    err: &HandlerError,
+    pattern: &str,
+    data: Option<&[u8]>,
+) -> Result<(), SendError> {
+    out.send_with(OpCode::Text, &mut |buf| {
+        let mut w = Writer { buf, len: 0 };
+        w.bytes(b"{\"event\":\"exception\",\"data\":")?;
+        if let HandlerError::WsObject(obj) = err {
+            w.compact(obj.as_bytes())?;
+        } else {
+            let message = match err {
+                HandlerError::Ws(m) => m,
+                _ => "Internal server error",
+            };
+            w.bytes(b"{\"status\":\"error\",\"message\":")?;
+            w.json_string(message)?;
+            w.bytes(b",\"cause\":{\"pattern\":")?;
+            w.json_string(pattern)?;
+            if let Some(d) = data {
+                w.bytes(b",\"data\":")?;
+                w.compact(d)?;
+            }
+            w.bytes(b"}}")?;
+        }
+        w.bytes(b"}")?;
+        Some(w.len)
+    })
+}
+
+/// What the server knows about a connecting client, for the connect and verify hooks.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectInfo<'a> {
+    client: ClientId,
+    request: &'a Request<'a>,
+    pattern: &'a str,
+    protocol: Option<&'static str>,
+}
+
+impl<'a> ConnectInfo<'a> {
+    /// Built by the server from the parsed request and the gateway's path pattern.
+    pub fn new(
+        client: ClientId,
+        request: &'a Request<'a>,
+        pattern: &'a str,
+        protocol: Option<&'static str>,
+    ) -> Self {
+        ConnectInfo {
+            client,
+            request,
+            pattern,
+            protocol,
+        }
+    }
+    /// The client's id.
+    pub fn client(&self) -> ClientId {
+        self.client
+    }
+    /// The request path, without the query.
+    pub fn path(&self) -> &'a str {
+        self.request.path
+    }
+    /// The query string without `?` (not percent-decoded), `""` when none.
+    pub fn query(&self) -> &'a str {
+        self.request.query
+    }
+    /// One query parameter's raw value (`?a=1&b` gives `Some("1")` for `a`, `Some("")` for `b`).
+    pub fn query_param(&self, name: &str) -> Option<&'a str> {
+        self.request.query.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == name).then_some(v)
+        })
+    }
+    /// The value of a `:name` segment of the gateway's path pattern.
+    pub fn param(&self, name: &str) -> Option<&'a str> {
+        path::param(self.pattern, self.request.path, name)
+    }
+    /// A request header's value (first of that name, case-insensitive, trimmed).
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.request.header(name)
+    }
+    /// The subprotocol chosen for this connection.
+    pub fn protocol(&self) -> Option<&'static str> {
+        self.protocol
+    }
+}
+
+/// A gateway as the server sees it: object-safe, so gateways with different state types sit
+/// in one server. Implemented by [`Gateway`]; the C ABI has its own.
+pub trait Service {
+    /// The path pattern (`/`, `/chat`, `/rooms/:id`).
+    fn path(&self) -> &str;
+    /// Subprotocols this gateway speaks, in preference order.
+    fn protocols(&self) -> &[&'static str];
+    /// NestJS `afterInit`: called once when the server starts.
+    fn after_init(&mut self);
+    /// Decides before the upgrade whether the client may connect (401/403 refusals).
+    fn verify(
+        &mut self,
+        client: ClientId,
+        request: &Request<'_>,
+        protocol: Option<&'static str>,
+    ) -> Result<(), HttpError>;
+    /// NestJS `handleConnection`: called after the 101 is queued.
+    fn connected(
+        &mut self,
+        cx: &mut Context<'_>,
+        request: &Request<'_>,
+        protocol: Option<&'static str>,
+    );
+    /// NestJS `handleDisconnect`: called once per client with its close code.
+    fn disconnected(&mut self, client: ClientId, code: CloseCode);
+    /// Handles one complete message: parse, look up, call, reply or exception.
+    fn dispatch(&mut self, cx: &mut Context<'_>, message: &[u8], binary: bool);
+}
+
+/// A gateway with state `S` and room for `H` handlers. See the [module docs](self).
+///
+/// ```
+/// use wsgate::gateway::{Gateway, HandlerError};
+///
+/// let mut g: Gateway<(), 2> = Gateway::new("/chat", ());
+/// g.on("ping", |_, cx, _| cx.reply("pong", &true).map_err(HandlerError::from)).unwrap();
+/// g.on("fail", |_, _, _| Err(HandlerError::Ws("nope"))).unwrap();
+/// assert!(g.on("third", |_, _, _| Ok(())).is_err()); // the table holds two
+/// ```
+pub struct Gateway<S, const H: usize> {
+    path: &'static str,
+    handlers: heapless::Vec<(&'static str, Handler<S>), H>,
+    state: S,
+    protocols: &'static [&'static str],
+    parser: MessageParser,
+    after_init: Option<fn(&mut S)>,
+    on_connect: Option<ConnectHook<S>>,
+    on_disconnect: Option<fn(&mut S, ClientId, CloseCode)>,
+    verify: Option<VerifyHook<S>>,
+    on_drop: Option<fn(&mut S, ClientId, DropReason)>,
+}
+
+/// Why a handler could not be registered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum RegisterError {
+    /// The handler table is full: raise the gateway's `H`.
+    TableFull,
+    /// A handler for this event exists already.
+    Duplicate,
+}
+
+impl core::fmt::Display for RegisterError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            RegisterError::TableFull => "handler table full: raise the gateway's capacity H",
+            RegisterError::Duplicate => "a handler for this event is already registered",
+        })
+    }
+}
+
+impl<S, const H: usize> Gateway<S, H> {
+    /// A gateway at `path` (normalised when matched: `ws/` is `/ws`, `""` is `/`; `:name`
+    /// segments match any one segment) with shared state `state`.
+    pub const fn new(path: &'static str, state: S) -> Self {
+        Gateway {
+            path,
+            handlers: heapless::Vec::new(),
+            state,
+            protocols: &[],
+            parser: envelope::parse_envelope,
+            after_init: None,
+            on_connect: None,
+            on_disconnect: None,
+            verify: None,
+            on_drop: None,
+        }
+    }
+
+    /// Registers `handler` for messages whose `event` is `event` (NestJS `@SubscribeMessage`).
+    pub fn on(&mut self, event: &'static str, handler: Handler<S>) -> Result<(), RegisterError> {
+        if self.handlers.iter().any(|(e, _)| *e == event) {
+            return Err(RegisterError::Duplicate);
+        }
+        self.handlers
+            .push((event, handler))
+            .map_err(|_| RegisterError::TableFull)
+    }
+
+    /// Subprotocols this gateway accepts (`Sec-WebSocket-Protocol`), preferred first.
+    pub fn protocols(&mut self, protocols: &'static [&'static str]) -> &mut Self {
+        self.protocols = protocols;
+        self
+    }
+    /// Replaces the envelope parser (NestJS `messageParser`), e.g.
+    /// [`envelope::parse_array_envelope`] for `[event, data]` messages.
+    pub fn message_parser(&mut self, parser: MessageParser) -> &mut Self {
+        self.parser = parser;
+        self
+    }
+    /// NestJS `afterInit`.
+    pub fn after_init(&mut self, hook: fn(&mut S)) -> &mut Self {
+        self.after_init = Some(hook);
+        self
+    }
+    /// NestJS `handleConnection`: runs after the 101 with the request's path, `:param`
+    /// values, query and headers; it may send frames.
+    pub fn on_connect(&mut self, hook: ConnectHook<S>) -> &mut Self {
+        self.on_connect = Some(hook);
+        self
+    }
+    /// NestJS `handleDisconnect`, with the close code.
+    pub fn on_disconnect(&mut self, hook: fn(&mut S, ClientId, CloseCode)) -> &mut Self {
+        self.on_disconnect = Some(hook);
+        self
+    }
+    /// Authentication before the upgrade: return an [`HttpError`] (401 or 403) to refuse.
+    pub fn verify(&mut self, hook: VerifyHook<S>) -> &mut Self {
+        self.verify = Some(hook);
+        self
+    }
+    /// Called for each message dropped without a handler (also counted in [`Stats`]).
+    pub fn on_drop(&mut self, hook: fn(&mut S, ClientId, DropReason)) -> &mut Self {
+        self.on_drop = Some(hook);
+        self
+    }
+    /// The shared state.
+    pub fn state(&self) -> &S {
+        &self.state
+    }
+    /// The shared state, mutably.
+    pub fn state_mut(&mut self) -> &mut S {
+        &mut self.state
+    }
+
+    fn drop_message(&mut self, cx: &mut Context<'_>, reason: DropReason) {
+        cx.stats.count_drop(reason);
+        if let Some(hook) = self.on_drop {
+            hook(&mut self.state, cx.client, reason);
+        }
+    }
+}
+
+impl<S, const H: usize> Service for Gateway<S, H> {
+    fn path(&self) -> &str {
+        self.path
+    }
+    fn protocols(&self) -> &[&'static str] {
+        self.protocols
+    }
+    fn after_init(&mut self) {
+        if let Some(hook) = self.after_init {
+            hook(&mut self.state);
+        }
+    }
+    fn verify(
+        &mut self,
+        client: ClientId,
+        request: &Request<'_>,
+        protocol: Option<&'static str>,
+    ) -> Result<(), HttpError> {
+        match self.verify {
+            Some(hook) => hook(
+                &mut self.state,
+                &ConnectInfo::new(client, request, self.path, protocol),
+            ),
+            None => Ok(()),
+        }
+    }
+    fn connected(
+        &mut self,
+        cx: &mut Context<'_>,
+        request: &Request<'_>,
+        protocol: Option<&'static str>,
+    ) {
+        if let Some(hook) = self.on_connect {
+            let info = ConnectInfo::new(cx.client, request, self.path, protocol);
+            hook(&mut self.state, cx, &info);
+        }
+    }
+    fn disconnected(&mut self, client: ClientId, code: CloseCode) {
+        if let Some(hook) = self.on_disconnect {
+            hook(&mut self.state, client, code);
+        }
+    }
+    fn dispatch(&mut self, cx: &mut Context<'_>, message: &[u8], binary: bool) {
+        let env = match (self.parser)(message) {
+            Ok(env) => env,
+            Err(e) => return self.drop_message(cx, DropReason::from_envelope(e)),
+        };
+        let Some(&(name, handler)) = find(&self.handlers, &env.event) else {
+            return self.drop_message(cx, DropReason::UnknownEvent);
+        };
+        cx.stats.dispatched = cx.stats.dispatched.wrapping_add(1);
+        if let Err(err) = handler(&mut self.state, cx, Data::new(env.data, binary)) {
+            cx.stats.exceptions = cx.stats.exceptions.wrapping_add(1);
+            if send_exception(cx.tx, &err, name, env.data).is_err() {
+                cx.stats.send_failed = cx.stats.send_failed.wrapping_add(1);
+            }
+        }
+    }
+}
+
+fn find<'h, S>(
+    handlers: &'h [(&'static str, Handler<S>)],
+    event: &JsonStr<'_>,
+) -> Option<&'h (&'static str, Handler<S>)> {
+    match event.as_str() {
+        Some(plain) => handlers.iter().find(|(name, _)| *name == plain),
+        None => handlers.iter().find(|(name, _)| event.eq_str(name)),
+    }
+}

@@ -1,0 +1,66 @@
+//! # wsgate
+//!
+//! A WebSocket server adapter for microcontrollers and hosts that speaks the wire protocol of
+//! NestJS's `WsAdapter` (`{"event": ..., "data": ...}` messages dispatched to handlers), with
+//! no heap: fixed handler tables, fixed connection slots, buffers sized at compile time, and
+//! no panic on any input.
+//!
+//! Layers, bottom up (see `DESIGN.md` of the project):
+//!
+//! - [`protocol`]: the wire. HTTP/1.1 upgrade, frame codec, close codes, UTF-8. Pure functions
+//!   over byte slices.
+//! - [`connection`]: one client's sans-IO state machine: bytes in, bytes out, events out.
+//! - [`gateway`]: the NestJS layer: a path, a fixed table of `(event, handler)`, hooks and a
+//!   state value shared by the handlers.
+//! - [`server`]: N connection slots and the gateways; what transports drive.
+//! - [`session`]: the async loop over `embedded_io_async` that runs one client on any transport.
+//! - `transport::tokio` (feature `tokio`): the host transport.
+//!
+//! ```
+//! use wsgate::gateway::{Context, Data, Gateway, HandlerResult};
+//!
+//! struct Counter { hits: u32 }
+//!
+//! fn events(state: &mut Counter, cx: &mut Context<'_>, _data: Data<'_>) -> HandlerResult {
+//!     state.hits += 1;
+//!     for i in 1..=3 {
+//!         cx.reply("events", &i)?; // {"event":"events","data":1} ...
+//!     }
+//!     Ok(())
+//! }
+//!
+//! let mut gateway: Gateway<Counter, 4> = Gateway::new("/", Counter { hits: 0 });
+//! gateway.on("events", events).unwrap();
+//! gateway.on("echo", |_, cx, data| Ok(cx.reply_raw("echo", data.json())?)).unwrap();
+//! ```
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+#[cfg(all(feature = "log", feature = "defmt"))]
+compile_error!(
+    "features `log` and `defmt` are mutually exclusive: build with --no-default-features --features defmt"
+);
+
+#[macro_use]
+mod fmt;
+
+pub mod adapter;
+pub mod connection;
+pub mod gateway;
+pub mod protocol;
+pub mod server;
+pub mod session;
+pub mod stats;
+pub mod transport;
+
+pub use adapter::WebSocketAdapter;
+pub use connection::Connection;
+pub use gateway::{ClientId, ConnectInfo, Context, Data, Gateway, HandlerError, HandlerResult};
+pub use protocol::close::CloseCode;
+pub use server::{Config, Page, Server};
+pub use stats::Stats;

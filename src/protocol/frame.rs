@@ -1,0 +1,1127 @@
+//! WebSocket base framing: frame headers, masking and whole-frame encoding
+//! (RFC 6455 §5.2 base framing, §5.3 masking, §5.4 fragmentation rules, §5.5 control frames).
+//!
+//! Pure functions over byte slices: [`parse_header`] reads a header from whatever is buffered
+//! (returning `Ok(None)` until it is complete, so a header split across any number of reads
+//! works) and refuses every header RFC 6455 forbids, checking as early as the buffered bytes
+//! allow; [`encode_header`] and [`encode_frame`] write frames with minimal length encoding;
+//! [`apply_mask`] and [`unmask_into`] apply the masking key a word at a time and can resume
+//! anywhere inside a payload.
+//!
+//! Payload lengths stay `u64` here: they are never converted to `usize`, so the caller checks
+//! them against its message limit (also on 32-bit targets) before reading the payload.
+//!
+//! This module never allocates, never panics, never reads a payload, never tracks
+//! fragmentation state across frames (the connection does) and never negotiates extensions
+//! (any RSV bit is refused).
+
+use core::fmt;
+
+use super::close::CloseCode;
+
+/// Frame opcode (RFC 6455 §5.2, §11.8). Reserved opcodes (3-7, 11-15) are not representable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
+pub enum OpCode {
+    /// 0x0: continuation of a fragmented message.
+    Continuation = 0,
+    /// 0x1: first frame of a text message.
+    Text = 1,
+    /// 0x2: first frame of a binary message.
+    Binary = 2,
+    /// 0x8: connection close (control).
+    Close = 8,
+    /// 0x9: ping (control).
+    Ping = 9,
+    /// 0xA: pong (control).
+    Pong = 10,
+}
+
+impl OpCode {
+    /// The opcode for a 4-bit value, or `None` for a reserved value (3-7, 11-15) or a value
+    /// above 15.
+    pub const fn from_u8(v: u8) -> Option<OpCode> {
+        match v {
+            0 => Some(OpCode::Continuation),
+            1 => Some(OpCode::Text),
+            2 => Some(OpCode::Binary),
+            8 => Some(OpCode::Close),
+            9 => Some(OpCode::Ping),
+            10 => Some(OpCode::Pong),
+            _ => None,
+        }
+    }
+
+    /// `true` for control frames (Close, Ping, Pong): at most 125 bytes, never fragmented.
+    pub const fn is_control(self) -> bool {
+        (self as u8) & 0x08 != 0
+    }
+
+    /// The 4-bit wire value.
+    pub const fn as_u8(self) -> u8 {
+        self as u8
+    }
+}
+
+/// A parsed frame header (RFC 6455 §5.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct FrameHeader {
+    /// FIN: this is the final fragment of a message.
+    pub fin: bool,
+    /// The frame's opcode.
+    pub opcode: OpCode,
+    /// The masking key, when the MASK bit is set.
+    pub mask: Option<[u8; 4]>,
+    /// Payload length in bytes, as sent (below 2^63). Check it against your limit before
+    /// converting it to `usize`.
+    pub payload_len: u64,
+}
+
+/// Why a frame header is refused. All of these are protocol errors: fail the connection with
+/// close code 1002 ([`FrameError::close_code`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum FrameError {
+    /// An RSV1-3 bit is set, but no extension was negotiated.
+    ReservedBits,
+    /// The opcode (carried here, 3-7 or 11-15) is reserved.
+    ReservedOpcode(u8),
+    /// A server received a frame without the MASK bit; client frames must be masked.
+    Unmasked,
+    /// A client received a frame with the MASK bit set; server frames must not be masked.
+    MaskedFromServer,
+    /// A control frame announces more than 125 payload bytes. Carries the 7-bit length field
+    /// (126 or 127: an extended length follows), which is checked before the extended length
+    /// is read, so the error is the same however the header is split across reads.
+    ControlTooLong(u64),
+    /// A control frame without FIN: control frames must not be fragmented.
+    FragmentedControl,
+    /// The most significant bit of a 64-bit payload length is set.
+    LengthHighBit,
+}
+
+impl FrameError {
+    /// The close code to fail the connection with: always 1002 (protocol error).
+    pub const fn close_code(&self) -> CloseCode {
+        CloseCode::PROTOCOL_ERROR
+    }
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::ReservedBits => f.write_str(
+                "frame has an RSV bit set but no extension was negotiated (is the peer using permessage-deflate?)",
+            ),
+            FrameError::ReservedOpcode(op) => {
+                write!(f, "frame uses reserved opcode {op:#x}")
+            }
+            FrameError::Unmasked => {
+                f.write_str("client frame is not masked; clients must mask every frame")
+            }
+            FrameError::MaskedFromServer => {
+                f.write_str("server frame is masked; servers must not mask frames")
+            }
+            FrameError::ControlTooLong(len) => write!(
+                f,
+                "control frame announces an extended payload length (7-bit length field {len}); control frames carry at most 125 bytes"
+            ),
+            FrameError::FragmentedControl => {
+                f.write_str("control frame has FIN clear; control frames must not be fragmented")
+            }
+            FrameError::LengthHighBit => {
+                f.write_str("frame's 64-bit payload length has its most significant bit set")
+            }
+        }
+    }
+}
+
+/// The longest frame header: 2 bytes + 8-byte extended length + 4-byte masking key.
+pub const MAX_HEADER_LEN: usize = 14;
+
+const FIN_BIT: u8 = 0x80;
+const RSV_BITS: u8 = 0x70;
+const OPCODE_BITS: u8 = 0x0F;
+const MASK_BIT: u8 = 0x80;
+const LEN7_BITS: u8 = 0x7F;
+
+/// Header length implied by the second header byte: 2, 4 or 10, plus 4 with the MASK bit.
+const fn header_len_from_byte1(b1: u8) -> usize {
+    let ext = match b1 & LEN7_BITS {
+        126 => 2,
+        127 => 8,
+        _ => 0,
+    };
+    let mask = if b1 & MASK_BIT != 0 { 4 } else { 0 };
+    2 + ext + mask
+}
+
+/// How many header bytes are needed given what is buffered so far: 2 if fewer than 2 bytes
+/// are buffered; otherwise the exact header length read from byte 1 (2, 4 or 10, plus 4 when
+/// the MASK bit is set). Never more than [`MAX_HEADER_LEN`].
+pub fn header_len_needed(buf: &[u8]) -> usize {
+    match buf.get(1) {
+        Some(&b1) => header_len_from_byte1(b1),
+        None => 2,
+    }
+}
+
+/// Parses a frame header at the start of `buf`.
+///
+/// Returns `Ok(None)` when more bytes are needed, `Ok(Some((header, header_len)))` on success
+/// (the payload starts at `buf[header_len]`).
+///
+/// `expect_masked`: `true` on a server (client frames must be masked, else
+/// [`FrameError::Unmasked`]); `false` on a client (server frames must not be masked, else
+/// [`FrameError::MaskedFromServer`]).
+///
+/// Checks, in this order, each as soon as the bytes it needs are buffered: RSV1-3 clear;
+/// opcode known; MASK bit; for control frames FIN set and length at most 125 (from the 7-bit
+/// length, before any extended length is read); the high bit of a 64-bit length clear. So a
+/// header delivered in any split gives the same result as delivered whole.
+///
+/// Does not check that the length uses the minimal encoding (a longer one is accepted), nor
+/// anything that depends on earlier frames (a continuation with no message started, a new
+/// message inside a fragmented one).
+pub fn parse_header(
+    buf: &[u8],
+    expect_masked: bool,
+) -> Result<Option<(FrameHeader, usize)>, FrameError> {
+    let Some(&b0) = buf.first() else {
+        return Ok(None);
+    };
+    if b0 & RSV_BITS != 0 {
+        return Err(FrameError::ReservedBits);
+    }
+    let op = b0 & OPCODE_BITS;
+    let Some(opcode) = OpCode::from_u8(op) else {
+        return Err(FrameError::ReservedOpcode(op));
+    };
+    let fin = b0 & FIN_BIT != 0;
+
+    let Some(&b1) = buf.get(1) else {
+        return Ok(None);
+    };
+    let masked = b1 & MASK_BIT != 0;
+    match (expect_masked, masked) {
+        (true, false) => return Err(FrameError::Unmasked),
+        (false, true) => return Err(FrameError::MaskedFromServer),
+        _ => {}
+    }
+    let len7 = b1 & LEN7_BITS;
+    if opcode.is_control() {
+        if !fin {
+            return Err(FrameError::FragmentedControl);
+        }
+        if len7 > 125 {
+            return Err(FrameError::ControlTooLong(u64::from(len7)));
+        }
+    }
+    // Fail fast on the 64-bit length's high bit as soon as its first byte is here.
+    if len7 == 127 && buf.get(2).is_some_and(|&b| b & 0x80 != 0) {
+        return Err(FrameError::LengthHighBit);
+    }
+
+    let header_len = header_len_from_byte1(b1);
+    let Some(header) = buf.get(..header_len) else {
+        return Ok(None);
+    };
+    let Some((_, rest)) = header.split_at_checked(2) else {
+        return Ok(None);
+    };
+    let (payload_len, rest) = match len7 {
+        126 => match rest.split_first_chunk::<2>() {
+            Some((ext, rest)) => (u64::from(u16::from_be_bytes(*ext)), rest),
+            None => return Ok(None),
+        },
+        127 => match rest.split_first_chunk::<8>() {
+            Some((ext, rest)) => (u64::from_be_bytes(*ext), rest),
+            None => return Ok(None),
+        },
+        n => (u64::from(n), rest),
+    };
+    if payload_len >> 63 != 0 {
+        return Err(FrameError::LengthHighBit);
+    }
+    let mask = if masked {
+        match rest.first_chunk::<4>() {
+            Some(key) => Some(*key),
+            None => return Ok(None),
+        }
+    } else {
+        None
+    };
+    Ok(Some((
+        FrameHeader {
+            fin,
+            opcode,
+            mask,
+            payload_len,
+        },
+        header_len,
+    )))
+}
+
+/// Length of the header that [`encode_header`] writes: 2, 4 or 10 bytes (minimal length
+/// encoding), plus 4 when `masked`.
+pub const fn header_len(payload_len: u64, masked: bool) -> usize {
+    let base = if payload_len <= 125 {
+        2
+    } else if payload_len <= 0xFFFF {
+        4
+    } else {
+        10
+    };
+    if masked { base + 4 } else { base }
+}
+
+/// Writes a frame header into `out` with minimal length encoding; returns the number of
+/// bytes written ([`header_len`]), or `None` if `out` is too small or `payload_len` is
+/// 2^63 or more (not encodable).
+///
+/// Does not enforce the control-frame rules (FIN set, at most 125 bytes): the caller decides
+/// what to send.
+pub fn encode_header(
+    out: &mut [u8],
+    fin: bool,
+    opcode: OpCode,
+    mask: Option<[u8; 4]>,
+    payload_len: u64,
+) -> Option<usize> {
+    if payload_len >> 63 != 0 {
+        return None;
+    }
+    let len = header_len(payload_len, mask.is_some());
+    let out = out.get_mut(..len)?;
+    let (first, rest) = out.split_first_chunk_mut::<2>()?;
+    first[0] = if fin { FIN_BIT } else { 0 } | opcode.as_u8();
+    let mask_bit = if mask.is_some() { MASK_BIT } else { 0 };
+    let rest = if payload_len <= 125 {
+        // Fits in 7 bits: the cast cannot truncate.
+        first[1] = mask_bit | payload_len as u8;
+        rest
+    } else if let Ok(len16) = u16::try_from(payload_len) {
+        first[1] = mask_bit | 126;
+        let (ext, rest) = rest.split_first_chunk_mut::<2>()?;
+        *ext = len16.to_be_bytes();
+        rest
+    } else {
+        first[1] = mask_bit | 127;
+        let (ext, rest) = rest.split_first_chunk_mut::<8>()?;
+        *ext = payload_len.to_be_bytes();
+        rest
+    };
+    if let Some(key) = mask {
+        let k = rest.first_chunk_mut::<4>()?;
+        *k = key;
+    }
+    Some(len)
+}
+
+/// The masking key rotated so that its first byte applies at payload position `offset`.
+fn rotated_key(key: [u8; 4], offset: u64) -> [u8; 4] {
+    let mut k = key;
+    // `offset % 4` is at most 3: the cast cannot truncate.
+    k.rotate_left((offset % 4) as usize);
+    k
+}
+
+/// XORs `buf` in place with the masking key `key` (RFC 6455 §5.3), where `offset` is the
+/// position of `buf[0]` within the frame's payload, so unmasking can resume across reads.
+///
+/// Masking and unmasking are the same operation. Works 8 bytes at a time; correct for any
+/// alignment, length and offset.
+pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: u64) {
+    let k = rotated_key(key, offset);
+    let word = u64::from_ne_bytes([k[0], k[1], k[2], k[3], k[0], k[1], k[2], k[3]]);
+    let (chunks, tail) = buf.as_chunks_mut::<8>();
+    for chunk in chunks {
+        *chunk = (u64::from_ne_bytes(*chunk) ^ word).to_ne_bytes();
+    }
+    // The tail starts at a multiple of 8 bytes from `buf[0]`, so the key phase is that of
+    // `buf[0]` again.
+    for (b, m) in tail.iter_mut().zip(k.iter().cycle()) {
+        *b ^= *m;
+    }
+}
+
+/// Copies `src` into `dst[..n]`, unmasking on the way (same `offset` semantics as
+/// [`apply_mask`]), where `n = min(src.len(), dst.len())`; returns `n`.
+pub fn unmask_into(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: u64) -> usize {
+    let n = dst.len().min(src.len());
+    let (Some(dst), Some(src)) = (dst.get_mut(..n), src.get(..n)) else {
+        return 0;
+    };
+    let k = rotated_key(key, offset);
+    let word = u64::from_ne_bytes([k[0], k[1], k[2], k[3], k[0], k[1], k[2], k[3]]);
+    let (dchunks, dtail) = dst.as_chunks_mut::<8>();
+    let (schunks, stail) = src.as_chunks::<8>();
+    for (d, s) in dchunks.iter_mut().zip(schunks) {
+        *d = (u64::from_ne_bytes(*s) ^ word).to_ne_bytes();
+    }
+    for ((d, s), m) in dtail.iter_mut().zip(stail).zip(k.iter().cycle()) {
+        *d = *s ^ *m;
+    }
+    n
+}
+
+/// Encodes a whole frame (header, then the payload, masked with `mask` when it is `Some`)
+/// into `out`; returns its length, or `None` if it does not fit (nothing useful is written
+/// then).
+///
+/// Like [`encode_header`], does not enforce the control-frame rules.
+pub fn encode_frame(
+    out: &mut [u8],
+    fin: bool,
+    opcode: OpCode,
+    mask: Option<[u8; 4]>,
+    payload: &[u8],
+) -> Option<usize> {
+    let payload_len = u64::try_from(payload.len()).ok()?;
+    let hlen = header_len(payload_len, mask.is_some());
+    let total = hlen.checked_add(payload.len())?;
+    let out = out.get_mut(..total)?;
+    encode_header(out, fin, opcode, mask, payload_len)?;
+    let body = out.get_mut(hlen..)?;
+    match mask {
+        Some(key) => {
+            unmask_into(body, payload, key, 0);
+        }
+        None => body.copy_from_slice(payload),
+    }
+    Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::string::ToString;
+    use std::vec;
+    use std::vec::Vec;
+
+    const KEY: [u8; 4] = [0x37, 0xFA, 0x21, 0x3D];
+
+    fn enc_header(fin: bool, op: OpCode, mask: Option<[u8; 4]>, len: u64) -> Vec<u8> {
+        let mut out = [0u8; MAX_HEADER_LEN];
+        let n = encode_header(&mut out, fin, op, mask, len).unwrap_or(usize::MAX);
+        assert_eq!(n, header_len(len, mask.is_some()));
+        out[..n].to_vec()
+    }
+
+    fn enc_frame(fin: bool, op: OpCode, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
+        let mut out = vec![0u8; payload.len() + MAX_HEADER_LEN];
+        let n = encode_frame(&mut out, fin, op, mask, payload).unwrap_or(usize::MAX);
+        out.truncate(n);
+        out
+    }
+
+    fn naive_mask(buf: &mut [u8], key: [u8; 4], offset: u64) {
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b ^= key[(offset.wrapping_add(i as u64) % 4) as usize];
+        }
+    }
+
+    #[test]
+    fn opcode_values() {
+        for (v, op) in [
+            (0u8, OpCode::Continuation),
+            (1, OpCode::Text),
+            (2, OpCode::Binary),
+            (8, OpCode::Close),
+            (9, OpCode::Ping),
+            (10, OpCode::Pong),
+        ] {
+            assert_eq!(OpCode::from_u8(v), Some(op));
+            assert_eq!(op.as_u8(), v);
+            assert_eq!(op.is_control(), v >= 8);
+        }
+        for v in [3u8, 4, 5, 6, 7, 11, 12, 13, 14, 15, 16, 0x81, 255] {
+            assert_eq!(OpCode::from_u8(v), None, "{v}");
+        }
+    }
+
+    #[test]
+    fn header_bytes_unmasked() {
+        assert_eq!(enc_header(true, OpCode::Text, None, 0), [0x81, 0x00]);
+        assert_eq!(enc_header(true, OpCode::Binary, None, 125), [0x82, 0x7D]);
+        assert_eq!(
+            enc_header(true, OpCode::Binary, None, 126),
+            [0x82, 0x7E, 0x00, 0x7E]
+        );
+        assert_eq!(
+            enc_header(true, OpCode::Binary, None, 65535),
+            [0x82, 0x7E, 0xFF, 0xFF]
+        );
+        assert_eq!(
+            enc_header(true, OpCode::Binary, None, 65536),
+            [0x82, 0x7F, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00]
+        );
+        assert_eq!(
+            enc_header(false, OpCode::Continuation, None, (1 << 63) - 1),
+            [0x00, 0x7F, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]
+        );
+        assert_eq!(enc_header(false, OpCode::Text, None, 3), [0x01, 0x03]);
+        assert_eq!(enc_header(true, OpCode::Close, None, 2), [0x88, 0x02]);
+        assert_eq!(enc_header(true, OpCode::Pong, None, 0), [0x8A, 0x00]);
+    }
+
+    #[test]
+    fn header_bytes_masked() {
+        let k = [0x01, 0x02, 0x03, 0x04];
+        assert_eq!(
+            enc_header(true, OpCode::Text, Some(k), 0),
+            [0x81, 0x80, 1, 2, 3, 4]
+        );
+        assert_eq!(
+            enc_header(true, OpCode::Text, Some(k), 125),
+            [0x81, 0xFD, 1, 2, 3, 4]
+        );
+        assert_eq!(
+            enc_header(true, OpCode::Text, Some(k), 126),
+            [0x81, 0xFE, 0x00, 0x7E, 1, 2, 3, 4]
+        );
+        assert_eq!(
+            enc_header(true, OpCode::Binary, Some(k), 65535),
+            [0x82, 0xFE, 0xFF, 0xFF, 1, 2, 3, 4]
+        );
+        assert_eq!(
+            enc_header(true, OpCode::Binary, Some(k), 65536),
+            [0x82, 0xFF, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00, 1, 2, 3, 4]
+        );
+    }
+
+    #[test]
+    fn header_len_values() {
+        for (len, un, m) in [
+            (0u64, 2usize, 6usize),
+            (125, 2, 6),
+            (126, 4, 8),
+            (65535, 4, 8),
+            (65536, 10, 14),
+            (u64::MAX, 10, 14),
+        ] {
+            assert_eq!(header_len(len, false), un, "{len}");
+            assert_eq!(header_len(len, true), m, "{len}");
+        }
+        assert_eq!(MAX_HEADER_LEN, header_len(u64::MAX, true));
+    }
+
+    #[test]
+    fn encode_header_refuses_small_buffer_and_huge_length() {
+        let mut out = [0u8; MAX_HEADER_LEN];
+        assert_eq!(
+            encode_header(&mut out[..1], true, OpCode::Text, None, 0),
+            None
+        );
+        assert_eq!(
+            encode_header(&mut out[..2], true, OpCode::Text, None, 0),
+            Some(2)
+        );
+        assert_eq!(
+            encode_header(&mut out[..3], true, OpCode::Text, None, 126),
+            None
+        );
+        assert_eq!(
+            encode_header(&mut out[..4], true, OpCode::Text, None, 126),
+            Some(4)
+        );
+        assert_eq!(
+            encode_header(&mut out[..9], true, OpCode::Text, None, 65536),
+            None
+        );
+        assert_eq!(
+            encode_header(&mut out[..13], true, OpCode::Text, Some(KEY), 65536),
+            None
+        );
+        assert_eq!(
+            encode_header(&mut out[..14], true, OpCode::Text, Some(KEY), 65536),
+            Some(14)
+        );
+        assert_eq!(
+            encode_header(&mut out[..5], true, OpCode::Text, Some(KEY), 1),
+            None
+        );
+        assert_eq!(encode_header(&mut [], true, OpCode::Text, None, 0), None);
+        assert_eq!(
+            encode_header(&mut out, true, OpCode::Binary, None, 1 << 63),
+            None
+        );
+        assert_eq!(
+            encode_header(&mut out, true, OpCode::Binary, None, u64::MAX),
+            None
+        );
+    }
+
+    #[test]
+    fn header_len_needed_values() {
+        assert_eq!(header_len_needed(&[]), 2);
+        assert_eq!(header_len_needed(&[0x81]), 2);
+        assert_eq!(header_len_needed(&[0x81, 0x05]), 2);
+        assert_eq!(header_len_needed(&[0x81, 0x85]), 6);
+        assert_eq!(header_len_needed(&[0x81, 0x7D]), 2);
+        assert_eq!(header_len_needed(&[0x81, 0x7E]), 4);
+        assert_eq!(header_len_needed(&[0x81, 0xFE, 0x00]), 8);
+        assert_eq!(header_len_needed(&[0x81, 0x7F]), 10);
+        assert_eq!(header_len_needed(&[0x81, 0xFF]), 14);
+        // Byte 0 does not matter, even when it is invalid.
+        assert_eq!(header_len_needed(&[0xFF, 0xFF]), 14);
+    }
+
+    #[test]
+    fn rfc_5_7_examples() {
+        // A single-frame unmasked text message "Hello".
+        let f = [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+        assert_eq!(enc_frame(true, OpCode::Text, None, b"Hello"), f);
+        let (h, n) = parse_header(&f, false)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!());
+        assert_eq!(
+            h,
+            FrameHeader {
+                fin: true,
+                opcode: OpCode::Text,
+                mask: None,
+                payload_len: 5
+            }
+        );
+        assert_eq!(n, 2);
+
+        // A single-frame masked text message "Hello".
+        let f = [
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        assert_eq!(enc_frame(true, OpCode::Text, Some(KEY), b"Hello"), f);
+        let (h, n) = parse_header(&f, true)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!());
+        assert_eq!(
+            h,
+            FrameHeader {
+                fin: true,
+                opcode: OpCode::Text,
+                mask: Some(KEY),
+                payload_len: 5
+            }
+        );
+        assert_eq!(n, 6);
+        let mut p = [0u8; 5];
+        assert_eq!(unmask_into(&mut p, &f[6..], KEY, 0), 5);
+        assert_eq!(&p, b"Hello");
+        let mut q = f[6..].to_vec();
+        apply_mask(&mut q, KEY, 0);
+        assert_eq!(q, b"Hello");
+
+        // A fragmented unmasked text message: "Hel" then "lo".
+        let f1 = [0x01, 0x03, 0x48, 0x65, 0x6c];
+        let f2 = [0x80, 0x02, 0x6c, 0x6f];
+        assert_eq!(enc_frame(false, OpCode::Text, None, b"Hel"), f1);
+        assert_eq!(enc_frame(true, OpCode::Continuation, None, b"lo"), f2);
+        let (h, _) = parse_header(&f1, false)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!());
+        assert!(!h.fin);
+        assert_eq!(h.opcode, OpCode::Text);
+        let (h, _) = parse_header(&f2, false)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!());
+        assert!(h.fin);
+        assert_eq!(h.opcode, OpCode::Continuation);
+
+        // Unmasked Ping "Hello", and a masked Pong "Hello".
+        let ping = [0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+        assert_eq!(enc_frame(true, OpCode::Ping, None, b"Hello"), ping);
+        let pong = [
+            0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        assert_eq!(enc_frame(true, OpCode::Pong, Some(KEY), b"Hello"), pong);
+        let (h, n) = parse_header(&pong, true)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!());
+        assert_eq!(h.opcode, OpCode::Pong);
+        assert_eq!((h.payload_len, n), (5, 6));
+
+        // 256 bytes binary message in a single unmasked frame.
+        let body = [0xAAu8; 256];
+        let f = enc_frame(true, OpCode::Binary, None, &body);
+        assert_eq!(&f[..4], &[0x82, 0x7E, 0x01, 0x00]);
+        assert_eq!(&f[4..], &body[..]);
+        // 64KiB binary message in a single unmasked frame.
+        let body = vec![0x55u8; 65536];
+        let f = enc_frame(true, OpCode::Binary, None, &body);
+        assert_eq!(&f[..10], &[0x82, 0x7F, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00]);
+        assert_eq!(f.len(), 65546);
+    }
+
+    #[test]
+    fn round_trip() {
+        let lens = [
+            0u64,
+            1,
+            5,
+            125,
+            126,
+            127,
+            1000,
+            65535,
+            65536,
+            1 << 32,
+            (1 << 63) - 1,
+        ];
+        let ops = [
+            OpCode::Continuation,
+            OpCode::Text,
+            OpCode::Binary,
+            OpCode::Close,
+            OpCode::Ping,
+            OpCode::Pong,
+        ];
+        for &op in &ops {
+            for &len in &lens {
+                if op.is_control() && len > 125 {
+                    continue;
+                }
+                for fin in [true, false] {
+                    if op.is_control() && !fin {
+                        continue;
+                    }
+                    for mask in [None, Some(KEY), Some([0, 0, 0, 0]), Some([0xFF; 4])] {
+                        let bytes = enc_header(fin, op, mask, len);
+                        let expect_masked = mask.is_some();
+                        let parsed = parse_header(&bytes, expect_masked);
+                        assert_eq!(
+                            parsed,
+                            Ok(Some((
+                                FrameHeader {
+                                    fin,
+                                    opcode: op,
+                                    mask,
+                                    payload_len: len
+                                },
+                                bytes.len()
+                            ))),
+                            "{op:?} {len} {fin} {mask:?}"
+                        );
+                        // Trailing payload bytes do not change the result.
+                        let mut more = bytes.clone();
+                        more.extend_from_slice(&[0xFF; 20]);
+                        assert_eq!(parse_header(&more, expect_masked), parsed);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn frame_round_trip_with_payload() {
+        let payload: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+        for len in [0usize, 1, 7, 8, 9, 125, 126, 127, 65535, 65536, 70_000] {
+            for mask in [None, Some(KEY)] {
+                let p = &payload[..len];
+                let f = enc_frame(true, OpCode::Binary, mask, p);
+                let Ok(Some((h, n))) = parse_header(&f, mask.is_some()) else {
+                    panic!("parse failed for {len}");
+                };
+                assert_eq!(h.payload_len, len as u64);
+                assert_eq!(n + len, f.len());
+                let mut body = f[n..].to_vec();
+                if let Some(k) = h.mask {
+                    if len > 0 {
+                        assert_ne!(&body[..], p, "masked payload differs");
+                    }
+                    apply_mask(&mut body, k, 0);
+                }
+                assert_eq!(&body[..], p);
+            }
+        }
+    }
+
+    #[test]
+    fn encode_frame_too_small() {
+        let mut out = [0u8; 10];
+        assert_eq!(
+            encode_frame(&mut out, true, OpCode::Text, None, b"Hello"),
+            Some(7)
+        );
+        assert_eq!(
+            encode_frame(&mut out[..6], true, OpCode::Text, None, b"Hello"),
+            None
+        );
+        assert_eq!(
+            encode_frame(&mut out, true, OpCode::Text, Some(KEY), b"Hello"),
+            None
+        );
+        assert_eq!(
+            encode_frame(&mut out, true, OpCode::Text, Some(KEY), b"Hell"),
+            Some(10)
+        );
+        assert_eq!(
+            &out,
+            &[0x81, 0x84, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51]
+        );
+        assert_eq!(encode_frame(&mut [], true, OpCode::Ping, None, b""), None);
+        let mut two = [0u8; 2];
+        assert_eq!(
+            encode_frame(&mut two, true, OpCode::Ping, None, b""),
+            Some(2)
+        );
+        assert_eq!(two, [0x89, 0x00]);
+    }
+
+    #[test]
+    fn error_reserved_bits() {
+        for b0 in [0xC1u8, 0xA1, 0x91, 0xF1, 0x41, 0x21, 0x11] {
+            assert_eq!(
+                parse_header(&[b0], true),
+                Err(FrameError::ReservedBits),
+                "{b0:#x}"
+            );
+            assert_eq!(
+                parse_header(&[b0, 0x80, 1, 2, 3, 4], true),
+                Err(FrameError::ReservedBits)
+            );
+        }
+        // RSV is checked before the opcode and the mask.
+        assert_eq!(
+            parse_header(&[0xF3, 0x00], true),
+            Err(FrameError::ReservedBits)
+        );
+    }
+
+    #[test]
+    fn error_reserved_opcode() {
+        for op in [3u8, 4, 5, 6, 7, 11, 12, 13, 14, 15] {
+            assert_eq!(
+                parse_header(&[0x80 | op], true),
+                Err(FrameError::ReservedOpcode(op))
+            );
+            assert_eq!(
+                parse_header(&[op, 0x00], true),
+                Err(FrameError::ReservedOpcode(op)),
+                "opcode before mask"
+            );
+            assert_eq!(
+                parse_header(&[0x80 | op, 0x80, 1, 2, 3, 4], false),
+                Err(FrameError::ReservedOpcode(op))
+            );
+        }
+    }
+
+    #[test]
+    fn error_mask_bit() {
+        assert_eq!(parse_header(&[0x81, 0x05], true), Err(FrameError::Unmasked));
+        assert_eq!(
+            parse_header(&[0x81, 0x85], false),
+            Err(FrameError::MaskedFromServer)
+        );
+        assert_eq!(
+            parse_header(&[0x81, 0x85, 1, 2, 3, 4], false),
+            Err(FrameError::MaskedFromServer)
+        );
+        // Mask is checked before the control-frame rules.
+        assert_eq!(parse_header(&[0x09, 0x7E], true), Err(FrameError::Unmasked));
+        assert_eq!(
+            parse_header(&[0x09, 0xFE], false),
+            Err(FrameError::MaskedFromServer)
+        );
+    }
+
+    #[test]
+    fn error_control_frames() {
+        for op in [0x8u8, 0x9, 0xA] {
+            // FIN clear.
+            assert_eq!(
+                parse_header(&[op, 0x80], true),
+                Err(FrameError::FragmentedControl),
+                "{op}"
+            );
+            assert_eq!(
+                parse_header(&[op, 0x00], false),
+                Err(FrameError::FragmentedControl)
+            );
+            // FIN is checked before the length.
+            assert_eq!(
+                parse_header(&[op, 0xFE], true),
+                Err(FrameError::FragmentedControl)
+            );
+            // Extended length, refused from byte 1 alone.
+            assert_eq!(
+                parse_header(&[0x80 | op, 0xFE], true),
+                Err(FrameError::ControlTooLong(126))
+            );
+            assert_eq!(
+                parse_header(&[0x80 | op, 0xFF], true),
+                Err(FrameError::ControlTooLong(127))
+            );
+            assert_eq!(
+                parse_header(&[0x80 | op, 0x7E, 0x00, 0x7E], false),
+                Err(FrameError::ControlTooLong(126))
+            );
+            // Even a non-minimal encoding of a small length.
+            assert_eq!(
+                parse_header(&[0x80 | op, 0xFE, 0x00, 0x05, 1, 2, 3, 4], true),
+                Err(FrameError::ControlTooLong(126))
+            );
+            // 125 is fine.
+            assert_eq!(
+                parse_header(&[0x80 | op, 0xFD, 1, 2, 3, 4], true)
+                    .map(|r| r.map(|(h, n)| (h.payload_len, n))),
+                Ok(Some((125, 6)))
+            );
+        }
+        // A data frame may be fragmented and long.
+        assert!(matches!(
+            parse_header(&[0x01, 0xFE, 0x01, 0x00, 0, 0, 0, 0], true),
+            Ok(Some(_))
+        ));
+    }
+
+    #[test]
+    fn error_length_high_bit() {
+        let mut f = [0x82u8, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4];
+        assert_eq!(parse_header(&f, true), Err(FrameError::LengthHighBit));
+        // Found as soon as the first length byte arrives.
+        assert_eq!(parse_header(&f[..3], true), Err(FrameError::LengthHighBit));
+        f[2] = 0xFF;
+        assert_eq!(parse_header(&f, true), Err(FrameError::LengthHighBit));
+        f[2] = 0x7F;
+        let Ok(Some((h, 14))) = parse_header(&f, true) else {
+            panic!("2^63 - 1 style length must parse");
+        };
+        assert_eq!(h.payload_len, 0x7F00_0000_0000_0000);
+        // Exactly 2^63, unmasked client side.
+        let g = [0x82u8, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(parse_header(&g, false), Err(FrameError::LengthHighBit));
+        // u64::MAX.
+        let g = [0x82u8, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
+        assert_eq!(parse_header(&g, false), Err(FrameError::LengthHighBit));
+    }
+
+    #[test]
+    fn non_minimal_lengths_accepted() {
+        assert_eq!(
+            parse_header(&[0x82, 0x7E, 0x00, 0x05], false),
+            Ok(Some((
+                FrameHeader {
+                    fin: true,
+                    opcode: OpCode::Binary,
+                    mask: None,
+                    payload_len: 5
+                },
+                4
+            )))
+        );
+        assert_eq!(
+            parse_header(&[0x82, 0x7F, 0, 0, 0, 0, 0, 0, 0, 0x05], false),
+            Ok(Some((
+                FrameHeader {
+                    fin: true,
+                    opcode: OpCode::Binary,
+                    mask: None,
+                    payload_len: 5
+                },
+                10
+            )))
+        );
+    }
+
+    #[test]
+    fn header_one_byte_at_a_time() {
+        for (bytes, expect_masked) in [
+            (enc_header(true, OpCode::Text, Some(KEY), 5), true),
+            (enc_header(true, OpCode::Text, Some(KEY), 300), true),
+            (enc_header(false, OpCode::Binary, Some(KEY), 1 << 40), true),
+            (enc_header(true, OpCode::Text, None, 5), false),
+            (enc_header(true, OpCode::Binary, None, 70_000), false),
+            (enc_header(true, OpCode::Ping, Some(KEY), 0), true),
+        ] {
+            for i in 0..bytes.len() {
+                assert_eq!(
+                    parse_header(&bytes[..i], expect_masked),
+                    Ok(None),
+                    "{bytes:02x?} at {i}"
+                );
+                if i >= 2 {
+                    assert_eq!(header_len_needed(&bytes[..i]), bytes.len());
+                }
+            }
+            let Ok(Some((_, n))) = parse_header(&bytes, expect_masked) else {
+                panic!("complete header must parse: {bytes:02x?}");
+            };
+            assert_eq!(n, bytes.len());
+        }
+    }
+
+    #[test]
+    fn errors_same_for_any_split() {
+        let bad: &[(&[u8], bool, FrameError)] = &[
+            (&[0xC1, 0x85, 1, 2, 3, 4], true, FrameError::ReservedBits),
+            (
+                &[0x83, 0x85, 1, 2, 3, 4],
+                true,
+                FrameError::ReservedOpcode(3),
+            ),
+            (&[0x81, 0x05], true, FrameError::Unmasked),
+            (
+                &[0x81, 0x85, 1, 2, 3, 4],
+                false,
+                FrameError::MaskedFromServer,
+            ),
+            (
+                &[0x89, 0xFE, 0, 126, 1, 2, 3, 4],
+                true,
+                FrameError::ControlTooLong(126),
+            ),
+            (
+                &[0x08, 0x80, 1, 2, 3, 4],
+                true,
+                FrameError::FragmentedControl,
+            ),
+            (
+                &[0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4],
+                true,
+                FrameError::LengthHighBit,
+            ),
+        ];
+        for &(bytes, expect_masked, err) in bad {
+            let mut seen_err = false;
+            for i in 0..=bytes.len() {
+                match parse_header(&bytes[..i], expect_masked) {
+                    Ok(None) => assert!(!seen_err, "{bytes:02x?} at {i}"),
+                    Err(e) => {
+                        assert_eq!(e, err, "{bytes:02x?} at {i}");
+                        seen_err = true;
+                    }
+                    Ok(Some(_)) => panic!("{bytes:02x?} accepted at {i}"),
+                }
+            }
+            assert!(seen_err);
+            assert_eq!(err.close_code(), CloseCode::PROTOCOL_ERROR);
+        }
+    }
+
+    #[test]
+    fn empty_buffer_needs_more() {
+        assert_eq!(parse_header(&[], true), Ok(None));
+        assert_eq!(parse_header(&[], false), Ok(None));
+        assert_eq!(parse_header(&[0x81], true), Ok(None));
+    }
+
+    #[test]
+    fn error_display_and_code() {
+        let all = [
+            (
+                FrameError::ReservedBits,
+                "frame has an RSV bit set but no extension was negotiated (is the peer using permessage-deflate?)",
+            ),
+            (
+                FrameError::ReservedOpcode(3),
+                "frame uses reserved opcode 0x3",
+            ),
+            (
+                FrameError::ReservedOpcode(0xB),
+                "frame uses reserved opcode 0xb",
+            ),
+            (
+                FrameError::Unmasked,
+                "client frame is not masked; clients must mask every frame",
+            ),
+            (
+                FrameError::MaskedFromServer,
+                "server frame is masked; servers must not mask frames",
+            ),
+            (
+                FrameError::ControlTooLong(126),
+                "control frame announces an extended payload length (7-bit length field 126); control frames carry at most 125 bytes",
+            ),
+            (
+                FrameError::FragmentedControl,
+                "control frame has FIN clear; control frames must not be fragmented",
+            ),
+            (
+                FrameError::LengthHighBit,
+                "frame's 64-bit payload length has its most significant bit set",
+            ),
+        ];
+        for (e, msg) in all {
+            assert_eq!(e.to_string(), msg);
+            assert_eq!(e.close_code(), CloseCode(1002));
+        }
+    }
+
+    #[test]
+    fn apply_mask_matches_naive() {
+        let keys = [KEY, [0, 0, 0, 0], [0xFF, 0x00, 0xAA, 0x55], [1, 2, 3, 4]];
+        let data: Vec<u8> = (0..80u32).map(|i| (i * 37 + 11) as u8).collect();
+        for key in keys {
+            for offset in (0..8u64).chain([u64::MAX - 3, u64::MAX, 1 << 40]) {
+                for start in 0..8usize {
+                    for len in 0..70usize {
+                        if start + len > data.len() {
+                            continue;
+                        }
+                        // `start` shifts the slice's alignment in memory.
+                        let mut a = data.clone();
+                        let mut b = data.clone();
+                        apply_mask(&mut a[start..start + len], key, offset);
+                        naive_mask(&mut b[start..start + len], key, offset);
+                        assert_eq!(a, b, "key {key:?} offset {offset} start {start} len {len}");
+                        // Involution.
+                        apply_mask(&mut a[start..start + len], key, offset);
+                        assert_eq!(a, data);
+
+                        let mut dst = vec![0u8; len + 3];
+                        let n = unmask_into(&mut dst, &data[start..start + len], key, offset);
+                        assert_eq!(n, len);
+                        assert_eq!(&dst[..len], &b[start..start + len]);
+                        assert_eq!(&dst[len..], &[0, 0, 0]);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn apply_mask_resumes_across_reads() {
+        let payload: Vec<u8> = (0..200u32).map(|i| (i * 7) as u8).collect();
+        let mut whole = payload.clone();
+        apply_mask(&mut whole, KEY, 0);
+        for cut1 in 0..20usize {
+            for cut2 in [cut1, cut1 + 1, cut1 + 9, 100, 199, 200] {
+                if cut2 < cut1 {
+                    continue;
+                }
+                let mut pieces = payload.clone();
+                let (a, rest) = pieces.split_at_mut(cut1);
+                let (b, c) = rest.split_at_mut(cut2 - cut1);
+                apply_mask(a, KEY, 0);
+                apply_mask(b, KEY, cut1 as u64);
+                apply_mask(c, KEY, cut2 as u64);
+                assert_eq!(pieces, whole, "cuts {cut1} {cut2}");
+            }
+        }
+    }
+
+    #[test]
+    fn unmask_into_lengths() {
+        let src = [0x7f, 0x9f, 0x4d, 0x51, 0x58];
+        let mut dst = [0u8; 3];
+        assert_eq!(unmask_into(&mut dst, &src, KEY, 0), 3);
+        assert_eq!(&dst, b"Hel");
+        let mut dst = [0u8; 2];
+        assert_eq!(unmask_into(&mut dst, &src[3..], KEY, 3), 2);
+        assert_eq!(&dst, b"lo");
+        assert_eq!(unmask_into(&mut [], &src, KEY, 0), 0);
+        let mut dst = [9u8; 4];
+        assert_eq!(unmask_into(&mut dst, &[], KEY, 0), 0);
+        assert_eq!(dst, [9; 4]);
+    }
+}

@@ -1,0 +1,767 @@
+//! The sans-IO server: N connection slots, the gateways, routing, limits, timers, broadcast.
+//!
+//! A [`Server`] is what every transport drives (tokio, embassy, C): it is handed a slot when a
+//! TCP connection arrives ([`Server::accept`]), the bytes read from it ([`Server::feed`]), the
+//! time ([`Server::poll`]), and it hands back the bytes to write ([`Server::output`]) and
+//! when to close the socket ([`Server::wants_close`]). It routes each upgrade to a gateway by
+//! path, answers everything else with a real HTTP status (DESIGN §3), dispatches messages to
+//! the gateway's handlers, and counts every refusal and drop in [`Stats`].
+//!
+//! Memory is fixed at compile time: `N` slots of `RX + TX + 125` bytes of buffers each, and
+//! room for `G` gateways. It never allocates, never reads a clock, never touches a socket.
+
+use crate::connection::{CloseReason, Connection, Event, Outbox, Phase, SendError, Timeouts};
+use crate::gateway::{
+    Broadcast, ClientId, ConnectInfo, Context, GatewayId, Peers, Service, path_matches,
+    send_raw_response, send_response,
+};
+use crate::protocol::close::CloseCode;
+use crate::protocol::frame::OpCode;
+use crate::protocol::handshake::{self, Request};
+use crate::protocol::http::{HttpError, Status};
+use crate::stats::Stats;
+use serde::Serialize;
+
+/// A fixed page served on plain `GET` (a device's control page).
+#[derive(Clone, Copy, Debug)]
+pub struct Page {
+    /// Path, matched like gateway paths (`/`, `/index.html`).
+    pub path: &'static str,
+    /// `Content-Type` header value.
+    pub content_type: &'static str,
+    /// The body, streamed through the transmit buffer (it may be larger than it).
+    pub body: &'static [u8],
+}
+
+/// Server settings.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// Handshake, ping, pong and close timers.
+    pub timeouts: Timeouts,
+    /// Largest request head accepted, in bytes (at most the receive buffer); larger gets 431.
+    pub max_head: usize,
+    /// Fixed pages served on plain GET.
+    pub pages: &'static [Page],
+}
+
+impl Config {
+    /// Default timeouts, 4 KiB request heads, no pages.
+    pub const DEFAULT: Config = Config {
+        timeouts: Timeouts::DEFAULT,
+        max_head: 4096,
+        pages: &[],
+    };
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// NestJS `bindClientConnect` callback: a client finished its upgrade.
+pub type ConnectCallback = fn(ClientId, &ConnectInfo<'_>);
+/// NestJS `bindClientDisconnect` callback: a client left, with its close code.
+pub type DisconnectCallback = fn(ClientId, CloseCode);
+
+/// Why a TCP connection got no slot. The transport writes
+/// [`crate::protocol::http::SERVER_FULL_RESPONSE`] and closes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Refused {
+    /// Every slot is taken.
+    Full,
+    /// The server is closing.
+    Closing,
+}
+
+/// Errors of the server API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The client id is not (or no longer) connected.
+    UnknownClient,
+    /// The gateway table is full: raise the server's `G`.
+    TooManyGateways,
+    /// No gateway has this id.
+    UnknownGateway,
+    /// The frame could not be queued.
+    Send(SendError),
+}
+
+impl core::fmt::Display for ServerError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ServerError::UnknownClient => f.write_str("unknown client (it has disconnected)"),
+            ServerError::TooManyGateways => {
+                f.write_str("gateway table full: raise the server's capacity G")
+            }
+            ServerError::UnknownGateway => f.write_str("unknown gateway id"),
+            ServerError::Send(e) => write!(f, "send failed: {e}"),
+        }
+    }
+}
+
+impl From<SendError> for ServerError {
+    fn from(e: SendError) -> Self {
+        ServerError::Send(e)
+    }
+}
+
+/// One connection slot.
+struct Slot<const RX: usize, const TX: usize> {
+    conn: Connection<RX, TX>,
+    generation: u16,
+    gateway: Option<GatewayId>,
+    in_use: bool,
+    wake: bool,
+    reported: bool,
+}
+
+impl<const RX: usize, const TX: usize> Slot<RX, TX> {
+    const fn new() -> Self {
+        Slot {
+            conn: Connection::new(),
+            generation: 0,
+            gateway: None,
+            in_use: false,
+            wake: false,
+            reported: false,
+        }
+    }
+
+    fn id(&self, index: usize) -> ClientId {
+        ClientId::new(index as u16, self.generation)
+    }
+
+    fn is_member(&self, gateway: GatewayId) -> bool {
+        self.in_use && self.gateway == Some(gateway) && self.conn.is_open()
+    }
+}
+
+/// The clients other than the one being served, for broadcast and send-to-one.
+struct Others<'s, const RX: usize, const TX: usize> {
+    before: &'s mut [Slot<RX, TX>],
+    after: &'s mut [Slot<RX, TX>],
+}
+
+impl<const RX: usize, const TX: usize> Peers for Others<'_, RX, TX> {
+    fn for_each(&mut self, gateway: GatewayId, f: &mut dyn FnMut(ClientId, &mut dyn Outbox)) {
+        let split = self.before.len() + 1;
+        let before = self.before.iter_mut().enumerate();
+        let after = self
+            .after
+            .iter_mut()
+            .enumerate()
+            .map(|(i, s)| (i + split, s));
+        for (i, slot) in before.chain(after) {
+            if slot.is_member(gateway) {
+                slot.wake = true;
+                let id = slot.id(i);
+                f(id, slot.conn.outbox());
+            }
+        }
+    }
+
+    fn get(&mut self, client: ClientId) -> Option<&mut dyn Outbox> {
+        let i = client.index();
+        let split = self.before.len();
+        let slot = if i < split {
+            self.before.get_mut(i)?
+        } else {
+            self.after.get_mut(i.checked_sub(split + 1)?)?
+        };
+        if !(slot.in_use && slot.generation == client.generation() && slot.conn.is_open()) {
+            return None;
+        }
+        slot.wake = true;
+        Some(slot.conn.outbox())
+    }
+}
+
+/// What the request head asks for, decided before the connection is touched.
+enum Decision {
+    Refuse(HttpError),
+    Page(&'static Page),
+    Accept {
+        gateway: usize,
+        key: [u8; 24],
+        protocol: Option<&'static str>,
+    },
+}
+
+/// The sans-IO server. See the [module docs](self).
+///
+/// `N` connection slots, `RX`-byte receive buffers (= the largest message), `TX`-byte
+/// transmit buffers, room for `G` gateways.
+///
+/// ```
+/// use wsgate::{Config, Gateway, Server};
+/// use wsgate::protocol::frame::{encode_frame, OpCode};
+///
+/// let mut events: Gateway<(), 4> = Gateway::new("/", ());
+/// events.on("echo", |_, cx, data| Ok(cx.reply_raw("echo", data.json())?)).unwrap();
+///
+/// let mut server: Server<'_, 2, 512, 512> = Server::new(Config::DEFAULT);
+/// server.bind(&mut events).unwrap();
+/// server.init();
+///
+/// let id = server.accept(0).unwrap();
+/// let request = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+///     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+/// server.feed(id, request, 0).unwrap();
+/// let n = server.output(id).len();
+/// assert!(server.output(id).starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+/// server.consume(id, n);
+///
+/// let mut frame = [0u8; 64];
+/// let len = encode_frame(&mut frame, true, OpCode::Text, Some([1, 2, 3, 4]),
+///     br#"{"event":"echo","data":[1,2]}"#).unwrap();
+/// server.feed(id, &frame[..len], 0).unwrap();
+/// assert_eq!(&server.output(id)[2..], br#"{"event":"echo","data":[1,2]}"#);
+/// ```
+pub struct Server<
+    'g,
+    const N: usize,
+    const RX: usize = 2048,
+    const TX: usize = 2048,
+    const G: usize = 4,
+> {
+    slots: [Slot<RX, TX>; N],
+    gateways: heapless::Vec<&'g mut dyn Service, G>,
+    config: Config,
+    stats: Stats,
+    closing: bool,
+    on_connect: Option<ConnectCallback>,
+    on_disconnect: Option<DisconnectCallback>,
+}
+
+impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
+    Server<'g, N, RX, TX, G>
+{
+    /// A server with no gateways; `const` so it can be built into a `static`.
+    pub const fn new(config: Config) -> Self {
+        const {
+            assert!(N > 0 && N <= u16::MAX as usize, "N must be 1..=65535");
+            assert!(G > 0 && G <= 255, "G must be 1..=255");
+        }
+        Server {
+            slots: [const { Slot::new() }; N],
+            gateways: heapless::Vec::new(),
+            config,
+            stats: Stats::new(),
+            closing: false,
+            on_connect: None,
+            on_disconnect: None,
+        }
+    }
+
+    /// NestJS `bindMessageHandlers`: adds a gateway. Gateways are matched by path in the
+    /// order they were bound.
+    pub fn bind(&mut self, gateway: &'g mut dyn Service) -> Result<GatewayId, ServerError> {
+        let id = GatewayId(self.gateways.len() as u8);
+        self.gateways
+            .push(gateway)
+            .map_err(|_| ServerError::TooManyGateways)?;
+        Ok(id)
+    }
+
+    /// NestJS `bindClientConnect`: `callback` runs after each upgrade, after the gateway's
+    /// `handle_connection` hook.
+    pub fn bind_client_connect(&mut self, callback: ConnectCallback) {
+        self.on_connect = Some(callback);
+    }
+
+    /// NestJS `bindClientDisconnect`: `callback` runs once per upgraded client when it leaves.
+    pub fn bind_client_disconnect(&mut self, callback: DisconnectCallback) {
+        self.on_disconnect = Some(callback);
+    }
+
+    /// Runs each gateway's `after_init` hook. Call once before accepting clients.
+    pub fn init(&mut self) {
+        for g in self.gateways.iter_mut() {
+            g.after_init();
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// True once [`Server::close`] was called.
+    pub fn is_closing(&self) -> bool {
+        self.closing
+    }
+
+    /// Slots in use.
+    pub fn client_count(&self) -> usize {
+        self.slots.iter().filter(|s| s.in_use).count()
+    }
+
+    /// The id of the client in slot `index`, if that slot is in use.
+    pub fn client_at(&self, index: usize) -> Option<ClientId> {
+        let s = self.slots.get(index)?;
+        s.in_use.then(|| s.id(index))
+    }
+
+    /// Gives a new TCP connection a slot. On `Err`, write
+    /// [`crate::protocol::http::SERVER_FULL_RESPONSE`] and close the socket.
+    pub fn accept(&mut self, now: u64) -> Result<ClientId, Refused> {
+        if self.closing {
+            self.stats.refused_full = self.stats.refused_full.wrapping_add(1);
+            return Err(Refused::Closing);
+        }
+        let Some((index, slot)) = self.slots.iter_mut().enumerate().find(|(_, s)| !s.in_use) else {
+            self.stats.refused_full = self.stats.refused_full.wrapping_add(1);
+            return Err(Refused::Full);
+        };
+        slot.in_use = true;
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.gateway = None;
+        slot.wake = false;
+        slot.reported = false;
+        slot.conn.start(now);
+        self.stats.accepted = self.stats.accepted.wrapping_add(1);
+        Ok(slot.id(index))
+    }
+
+    fn index(&self, id: ClientId) -> Result<usize, ServerError> {
+        let i = id.index();
+        match self.slots.get(i) {
+            Some(s) if s.in_use && s.generation == id.generation() => Ok(i),
+            _ => Err(ServerError::UnknownClient),
+        }
+    }
+
+    /// Hands the server bytes read from `id`'s socket at time `now` (ms). Returns how many
+    /// were used: when fewer than given, write [`Server::output`] out first and feed the rest
+    /// again (the transmit buffer had no room for a reply).
+    pub fn feed(&mut self, id: ClientId, input: &[u8], now: u64) -> Result<usize, ServerError> {
+        let idx = self.index(id)?;
+        let mut pos = 0;
+        while let Some(slot) = self.slots.get_mut(idx) {
+            let rest = input.get(pos..).unwrap_or(&[]);
+            let step = slot.conn.feed(rest, now, self.config.max_head);
+            pos += step.consumed;
+            match step.event {
+                Some(event) => self.handle(idx, event, now),
+                None => break,
+            }
+        }
+        Ok(pos)
+    }
+
+    /// Bytes to write to `id`'s socket now (empty for an unknown id).
+    pub fn output(&mut self, id: ClientId) -> &[u8] {
+        match self.index(id) {
+            Ok(i) => match self.slots.get_mut(i) {
+                Some(s) => s.conn.output(),
+                None => &[],
+            },
+            Err(_) => &[],
+        }
+    }
+
+    /// Marks `n` bytes of [`Server::output`] as written.
+    pub fn consume(&mut self, id: ClientId, n: usize) {
+        if let Ok(i) = self.index(id)
+            && let Some(s) = self.slots.get_mut(i)
+        {
+            s.conn.consume(n);
+        }
+    }
+
+    /// True when the transport should close `id`'s socket now (and then call
+    /// [`Server::release`]). True for an unknown id.
+    pub fn wants_close(&self, id: ClientId) -> bool {
+        match self.index(id) {
+            Ok(i) => self.slots.get(i).is_none_or(|s| s.conn.wants_close()),
+            Err(_) => true,
+        }
+    }
+
+    /// The phase of `id`'s connection.
+    pub fn phase(&self, id: ClientId) -> Phase {
+        match self.index(id) {
+            Ok(i) => self.slots.get(i).map_or(Phase::Idle, |s| s.conn.phase()),
+            Err(_) => Phase::Idle,
+        }
+    }
+
+    /// Runs `id`'s timers at `now` (ms): handshake timeout, ping, idle and close timeouts.
+    pub fn poll(&mut self, id: ClientId, now: u64) {
+        let Ok(idx) = self.index(id) else { return };
+        let timeouts = self.config.timeouts;
+        let event = self
+            .slots
+            .get_mut(idx)
+            .and_then(|s| s.conn.poll(now, &timeouts));
+        if let Some(event) = event {
+            self.handle(idx, event, now);
+        }
+    }
+
+    /// Runs every slot's timers (for transports with one timer for the whole server).
+    pub fn poll_all(&mut self, now: u64) {
+        for idx in 0..N {
+            if let Some(id) = self.client_at(idx) {
+                self.poll(id, now);
+            }
+        }
+    }
+
+    /// When `id`'s timers next need [`Server::poll`], in ms.
+    pub fn next_deadline(&self, id: ClientId) -> Option<u64> {
+        let i = self.index(id).ok()?;
+        self.slots.get(i)?.conn.next_deadline(&self.config.timeouts)
+    }
+
+    /// The transport closed `id`'s socket (after [`Server::wants_close`], or because the peer
+    /// went away). Reports a disconnect (1006) if the WebSocket had not ended, frees the slot.
+    pub fn release(&mut self, id: ClientId) {
+        let Ok(idx) = self.index(id) else { return };
+        let finished = self
+            .slots
+            .get(idx)
+            .is_some_and(|s| s.conn.phase() == Phase::Closed);
+        let upgraded = self.slots.get(idx).is_some_and(|s| s.gateway.is_some());
+        if !finished && upgraded {
+            self.stats.count_close(CloseReason::PeerGone);
+            self.report_disconnect(idx, CloseCode::ABNORMAL);
+        }
+        if let Some(s) = self.slots.get_mut(idx) {
+            s.conn.reset();
+            s.in_use = false;
+            s.gateway = None;
+            s.wake = false;
+        }
+    }
+
+    /// NestJS `close`: refuse new connections and close every client with 1001 Going Away
+    /// (clients still in the handshake get 503). Transports close sockets as each finishes.
+    pub fn close(&mut self, now: u64) {
+        self.closing = true;
+        for s in self.slots.iter_mut().filter(|s| s.in_use) {
+            let before = s.conn.phase();
+            s.conn
+                .close(CloseCode::GOING_AWAY, "server shutting down", now);
+            if matches!(before, Phase::Handshake | Phase::Request) {
+                self.stats.count_http(Status::ServiceUnavailable);
+            }
+            s.wake = true;
+        }
+    }
+
+    /// Closes one client with `code` and a short reason.
+    pub fn close_client(
+        &mut self,
+        id: ClientId,
+        code: CloseCode,
+        reason: &'static str,
+        now: u64,
+    ) -> Result<(), ServerError> {
+        let idx = self.index(id)?;
+        if let Some(s) = self.slots.get_mut(idx) {
+            s.conn.close(code, reason, now);
+            s.wake = true;
+        }
+        Ok(())
+    }
+
+    /// The next slot whose transport task should wake up to write (frames were queued for it
+    /// by another client's handler, a broadcast or a close). Clears the flag.
+    pub fn take_wake(&mut self) -> Option<usize> {
+        let (i, s) = self.slots.iter_mut().enumerate().find(|(_, s)| s.wake)?;
+        s.wake = false;
+        Some(i)
+    }
+
+    /// Sends `{"event":..,"data":..}` to one client (from outside any handler).
+    pub fn send<T: Serialize + ?Sized>(
+        &mut self,
+        id: ClientId,
+        event: &str,
+        data: &T,
+    ) -> Result<(), ServerError> {
+        let idx = self.index(id)?;
+        let s = self.slots.get_mut(idx).ok_or(ServerError::UnknownClient)?;
+        if !s.conn.is_open() {
+            return Err(ServerError::Send(SendError::NotOpen));
+        }
+        s.wake = true;
+        let r = send_response(s.conn.outbox(), event, data);
+        self.count_send(r.map(|_| 1).map_err(|_| 1));
+        Ok(r?)
+    }
+
+    /// Sends `{"event":..,"data":..}` to every open client of `gateway`.
+    pub fn broadcast<T: Serialize + ?Sized>(
+        &mut self,
+        gateway: GatewayId,
+        event: &str,
+        data: &T,
+    ) -> Broadcast {
+        self.broadcast_with(gateway, &mut |out| send_response(out, event, data))
+    }
+
+    /// Sends `{"event":..,"data":<raw JSON>}` to every open client of `gateway`.
+    pub fn broadcast_raw(&mut self, gateway: GatewayId, event: &str, data: &[u8]) -> Broadcast {
+        self.broadcast_with(gateway, &mut |out| send_raw_response(out, event, data))
+    }
+
+    /// Sends a text frame to every open client of `gateway`.
+    pub fn broadcast_text(&mut self, gateway: GatewayId, text: &str) -> Broadcast {
+        self.broadcast_with(gateway, &mut |out| out.send(OpCode::Text, text.as_bytes()))
+    }
+
+    fn broadcast_with(
+        &mut self,
+        gateway: GatewayId,
+        send: &mut dyn FnMut(&mut dyn Outbox) -> Result<(), SendError>,
+    ) -> Broadcast {
+        let mut result = Broadcast::default();
+        for s in self.slots.iter_mut().filter(|s| s.is_member(gateway)) {
+            s.wake = true;
+            match send(s.conn.outbox()) {
+                Ok(()) => result.queued = result.queued.saturating_add(1),
+                Err(_) => result.dropped = result.dropped.saturating_add(1),
+            }
+        }
+        self.stats.frames_sent = self
+            .stats
+            .frames_sent
+            .wrapping_add(u32::from(result.queued));
+        self.stats.broadcast_dropped = self
+            .stats
+            .broadcast_dropped
+            .wrapping_add(u32::from(result.dropped));
+        result
+    }
+
+    fn count_send(&mut self, r: Result<u32, u32>) {
+        match r {
+            Ok(n) => self.stats.frames_sent = self.stats.frames_sent.wrapping_add(n),
+            Err(n) => self.stats.send_failed = self.stats.send_failed.wrapping_add(n),
+        }
+    }
+
+    fn handle(&mut self, idx: usize, event: Event, now: u64) {
+        match event {
+            Event::Request => self.request(idx, now),
+            Event::Message { binary } => {
+                self.stats.messages = self.stats.messages.wrapping_add(1);
+                self.dispatch(idx, binary, now);
+            }
+            Event::PingSent => self.stats.pings_sent = self.stats.pings_sent.wrapping_add(1),
+            Event::HandshakeTimeout => self.stats.count_http(Status::RequestTimeout),
+            Event::HeadTooLarge => self.stats.count_http(Status::HeaderFieldsTooLarge),
+            Event::Closed(d) => {
+                self.stats.count_close(d.reason);
+                debug!("client in slot {} closed: {}", idx, d.code.as_u16());
+                self.report_disconnect(idx, d.code);
+            }
+        }
+    }
+
+    fn report_disconnect(&mut self, idx: usize, code: CloseCode) {
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return;
+        };
+        let Some(gateway) = slot.gateway else { return };
+        if slot.reported {
+            return;
+        }
+        slot.reported = true;
+        let id = slot.id(idx);
+        if let Some(g) = self.gateways.get_mut(usize::from(gateway.0)) {
+            g.disconnected(id, code);
+        }
+        if let Some(cb) = self.on_disconnect {
+            cb(id, code);
+        }
+    }
+
+    fn decide(&mut self, idx: usize) -> Decision {
+        let Server {
+            slots,
+            gateways,
+            config,
+            closing,
+            ..
+        } = self;
+        let Some(slot) = slots.get(idx) else {
+            return Decision::Refuse(HttpError::new(Status::InternalServerError, "no slot"));
+        };
+        let id = slot.id(idx);
+        let req = match Request::parse(slot.conn.request_head()) {
+            Ok(r) => r,
+            Err(e) => return Decision::Refuse(e),
+        };
+        let gateway = gateways
+            .iter()
+            .position(|g| path_matches(g.path(), req.path));
+        if !req.wants_upgrade() {
+            if req.method != "GET" {
+                return Decision::Refuse(HttpError::new(
+                    Status::MethodNotAllowed,
+                    "only GET is served here",
+                ));
+            }
+            if let Some(page) = config.pages.iter().find(|p| path_matches(p.path, req.path)) {
+                return Decision::Page(page);
+            }
+            return Decision::Refuse(match gateway {
+                Some(_) => HttpError::new(
+                    Status::UpgradeRequired,
+                    "this path is a WebSocket endpoint: send a WebSocket upgrade request",
+                ),
+                None => HttpError::new(Status::NotFound, "nothing at this path"),
+            });
+        }
+        let upgrade = match handshake::validate_upgrade(&req) {
+            Ok(u) => u,
+            Err(e) => return Decision::Refuse(e),
+        };
+        let Some(gateway) = gateway else {
+            return Decision::Refuse(HttpError::new(
+                Status::NotFound,
+                "no WebSocket gateway at this path",
+            ));
+        };
+        if *closing {
+            return Decision::Refuse(HttpError::new(
+                Status::ServiceUnavailable,
+                "server shutting down",
+            ));
+        }
+        let Some(g) = gateways.get_mut(gateway) else {
+            return Decision::Refuse(HttpError::new(Status::InternalServerError, "no gateway"));
+        };
+        let protocol = handshake::select_protocol(&req, g.protocols());
+        if let Err(e) = g.verify(id, &req, protocol) {
+            return Decision::Refuse(e);
+        }
+        let mut key = [0u8; 24];
+        match key.get_mut(..upgrade.key.len()) {
+            Some(dst) if upgrade.key.len() == 24 => dst.copy_from_slice(upgrade.key),
+            _ => {
+                return Decision::Refuse(HttpError::new(
+                    Status::BadRequest,
+                    "missing or invalid Sec-WebSocket-Key",
+                ));
+            }
+        }
+        Decision::Accept {
+            gateway,
+            key,
+            protocol,
+        }
+    }
+
+    fn request(&mut self, idx: usize, now: u64) {
+        let decision = self.decide(idx);
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return;
+        };
+        match decision {
+            Decision::Refuse(e) => {
+                debug!("refused slot {}: {} {}", idx, e.status.code(), e.reason);
+                self.stats.count_http(e.status);
+                slot.conn.refuse(&e);
+            }
+            Decision::Page(page) => {
+                self.stats.pages_served = self.stats.pages_served.wrapping_add(1);
+                slot.conn.serve_page(page.content_type, page.body);
+            }
+            Decision::Accept {
+                gateway,
+                key,
+                protocol,
+            } => {
+                if slot.conn.accept(&key, protocol).is_err() {
+                    let e = HttpError::new(Status::InternalServerError, "response did not fit");
+                    self.stats.count_http(e.status);
+                    slot.conn.refuse(&e);
+                    return;
+                }
+                slot.gateway = Some(GatewayId(gateway as u8));
+                self.stats.upgraded = self.stats.upgraded.wrapping_add(1);
+                self.connected(idx, gateway, protocol, now);
+            }
+        }
+    }
+
+    /// Runs the connect hooks with a context, right after the 101 was queued.
+    fn connected(&mut self, idx: usize, gateway: usize, protocol: Option<&'static str>, now: u64) {
+        let Server {
+            slots,
+            gateways,
+            stats,
+            on_connect,
+            ..
+        } = self;
+        let Some((before, rest)) = slots.split_at_mut_checked(idx) else {
+            return;
+        };
+        let Some((cur, after)) = rest.split_first_mut() else {
+            return;
+        };
+        let id = cur.id(idx);
+        let (head, out) = cur.conn.head_and_outbox();
+        let Ok(req) = Request::parse(head) else {
+            return;
+        };
+        let Some(g) = gateways.get_mut(gateway) else {
+            return;
+        };
+        let mut peers = Others { before, after };
+        let mut cx = Context::new(id, GatewayId(gateway as u8), out, &mut peers, stats);
+        g.connected(&mut cx, &req, protocol);
+        let close = cx.take_close();
+        if let Some(cb) = on_connect {
+            cb(id, &ConnectInfo::new(id, &req, g.path(), protocol));
+        }
+        if let Some((code, reason)) = close {
+            cur.conn.close(code, reason, now);
+        }
+    }
+
+    fn dispatch(&mut self, idx: usize, binary: bool, now: u64) {
+        let Server {
+            slots,
+            gateways,
+            stats,
+            ..
+        } = self;
+        let Some((before, rest)) = slots.split_at_mut_checked(idx) else {
+            return;
+        };
+        let Some((cur, after)) = rest.split_first_mut() else {
+            return;
+        };
+        let id = cur.id(idx);
+        let gateway = cur.gateway;
+        let close = match gateway.and_then(|g| gateways.get_mut(usize::from(g.0)).zip(Some(g))) {
+            Some((g, gid)) => {
+                let (message, out) = cur.conn.message_and_outbox();
+                let mut peers = Others { before, after };
+                let mut cx = Context::new(id, gid, out, &mut peers, stats);
+                g.dispatch(&mut cx, message, binary);
+                cx.take_close()
+            }
+            None => None,
+        };
+        cur.conn.message_done();
+        if let Some((code, reason)) = close {
+            cur.conn.close(code, reason, now);
+        }
+    }
+}

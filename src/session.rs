@@ -1,0 +1,155 @@
+//! The async loop that runs one client, written once over `embedded_io_async::{Read, Write}`
+//! so it runs on embassy-net's `TcpSocket` and, through `embedded-io-adapters`, on tokio.
+//!
+//! The loop waits for whichever comes first: bytes from the socket, a wake-up (another task
+//! queued frames for this client), or the client's next timer. Bytes are fed to the sans-IO
+//! server; everything a read produced is written back in one `write_all`, so replies to a
+//! burst of messages leave in one TCP write. When the connection is finished it flushes,
+//! shuts down its write side, waits briefly for the peer to close, and releases the slot.
+//!
+//! The server itself lives with the transport (behind a `RefCell` or a blocking mutex); the
+//! loop only touches it through [`Host`] in short synchronous calls, never across an `.await`.
+
+use crate::gateway::ClientId;
+use embassy_futures::select::{Either3, select3};
+use embedded_io_async::{Read, Write};
+
+/// A socket the session can also half-close (send FIN) before dropping it.
+pub trait Socket: Read + Write {
+    /// Shuts down the write side (TCP FIN); the read side stays open.
+    fn shutdown_write(&mut self) -> impl Future<Output = ()>;
+}
+
+/// What a transport gives the session loop: access to its server, its clock, its wake-ups.
+pub trait Host {
+    /// Milliseconds since the transport started.
+    fn now_ms(&self) -> u64;
+    /// [`crate::Server::feed`]; returns bytes used (0 for an unknown client).
+    fn feed(&self, id: ClientId, input: &[u8], now: u64) -> usize;
+    /// Copies up to `out.len()` bytes of [`crate::Server::output`] into `out` and consumes
+    /// them; returns how many.
+    fn take_output(&self, id: ClientId, out: &mut [u8]) -> usize;
+    /// [`crate::Server::wants_close`].
+    fn wants_close(&self, id: ClientId) -> bool;
+    /// [`crate::Server::poll`].
+    fn poll(&self, id: ClientId, now: u64);
+    /// [`crate::Server::next_deadline`].
+    fn next_deadline(&self, id: ClientId) -> Option<u64>;
+    /// How long to wait for the peer's FIN after ours, in ms.
+    fn linger_ms(&self) -> u64;
+    /// [`crate::Server::release`].
+    fn release(&self, id: ClientId);
+    /// Wakes the tasks of the slots the server flagged (frames queued for them), except
+    /// `except`'s own.
+    fn wake_flagged(&self, except: ClientId);
+    /// Resolves when this slot is woken.
+    fn wait_wake(&self, slot: usize) -> impl Future<Output = ()>;
+    /// Resolves at `deadline` (ms), or never for `None`.
+    fn sleep_until(&self, deadline: Option<u64>) -> impl Future<Output = ()>;
+}
+
+/// Writes everything the server has for `id`. Err when the socket failed.
+async fn flush<H: Host, S: Socket>(
+    host: &H,
+    id: ClientId,
+    io: &mut S,
+    wbuf: &mut [u8],
+) -> Result<(), ()> {
+    loop {
+        let n = host.take_output(id, wbuf);
+        if n == 0 {
+            break;
+        }
+        let chunk = wbuf.get(..n).unwrap_or(&[]);
+        io.write_all(chunk).await.map_err(|_| ())?;
+    }
+    io.flush().await.map_err(|_| ())
+}
+
+/// Runs client `id` on `io` until the connection ends, then releases its slot.
+///
+/// `rbuf` is the read buffer (any size; 1-4 KiB is typical), `wbuf` the write buffer (the
+/// server's `TX` is a good size).
+pub async fn run<H: Host, S: Socket>(
+    host: &H,
+    id: ClientId,
+    io: &mut S,
+    rbuf: &mut [u8],
+    wbuf: &mut [u8],
+) {
+    let clean = serve(host, id, io, rbuf, wbuf).await;
+    if clean {
+        linger(host, io, rbuf).await;
+    }
+    host.release(id);
+}
+
+/// The main loop; true when the socket should be shut down politely.
+async fn serve<H: Host, S: Socket>(
+    host: &H,
+    id: ClientId,
+    io: &mut S,
+    rbuf: &mut [u8],
+    wbuf: &mut [u8],
+) -> bool {
+    loop {
+        if flush(host, id, io, wbuf).await.is_err() {
+            return false;
+        }
+        if host.wants_close(id) {
+            return true;
+        }
+        let deadline = host.next_deadline(id);
+        let woke = select3(
+            io.read(rbuf),
+            host.wait_wake(id.index()),
+            host.sleep_until(deadline),
+        )
+        .await;
+        match woke {
+            Either3::First(Ok(0)) | Either3::First(Err(_)) => return false,
+            Either3::First(Ok(n)) => {
+                let mut pos = 0;
+                let mut stalled = false;
+                while pos < n {
+                    let input = rbuf.get(pos..n).unwrap_or(&[]);
+                    let used = host.feed(id, input, host.now_ms());
+                    host.wake_flagged(id);
+                    pos += used;
+                    if pos < n {
+                        if used == 0 && (stalled || host.wants_close(id)) {
+                            // No progress even after a flush: the server will not take
+                            // these bytes (it has finished with this client).
+                            break;
+                        }
+                        stalled = used == 0;
+                        // The transmit buffer is full: write it out, then go on.
+                        if flush(host, id, io, wbuf).await.is_err() {
+                            return false;
+                        }
+                    }
+                }
+            }
+            Either3::Second(()) => {}
+            Either3::Third(()) => {
+                host.poll(id, host.now_ms());
+                host.wake_flagged(id);
+            }
+        }
+    }
+}
+
+/// After the last bytes: send FIN, then read and discard until the peer closes or the linger
+/// time passes, so unread input never turns our close into a TCP reset.
+pub async fn linger<H: Host, S: Socket>(host: &H, io: &mut S, rbuf: &mut [u8]) {
+    io.shutdown_write().await;
+    let deadline = host.now_ms().saturating_add(host.linger_ms());
+    loop {
+        let r =
+            embassy_futures::select::select(io.read(rbuf), host.sleep_until(Some(deadline))).await;
+        match r {
+            embassy_futures::select::Either::First(Ok(n)) if n > 0 => continue,
+            _ => break,
+        }
+    }
+}

@@ -1,0 +1,412 @@
+//! The tokio transport (feature `tokio`): wsgate on a host, for servers and tests.
+//!
+//! One [`TokioServer`] owns the sans-IO [`Server`] in an `Rc<RefCell<..>>` and runs on the
+//! current thread inside a `tokio::task::LocalSet`: one task per connection, each running
+//! the shared [`session`] loop over the socket through `embedded-io-adapters`. Connections
+//! above capacity get `503 Service Unavailable`. Handles ([`TokioServer`] is `Clone`) can
+//! broadcast, send and close from any task on the same thread.
+//!
+//! The transport allocates (tasks, the gateway boxes); the core it drives does not.
+//!
+//! ```no_run
+//! use wsgate::gateway::Gateway;
+//! use wsgate::transport::tokio::{TokioOptions, TokioServer};
+//! use wsgate::WebSocketAdapter;
+//!
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> std::io::Result<()> {
+//!     let mut events: Gateway<(), 4> = Gateway::new("/", ());
+//!     events.on("echo", |_, cx, data| Ok(cx.reply_raw("echo", data.json())?)).unwrap();
+//!
+//!     let mut server: TokioServer<8> = TokioServer::create(8080, TokioOptions::default())?;
+//!     server.bind_message_handlers(Box::new(events))?;
+//!     server.run().await
+//! }
+//! ```
+
+use crate::adapter::{ConnectCallback, DisconnectCallback, WebSocketAdapter};
+use crate::connection::Phase;
+use crate::gateway::{Broadcast, ClientId, GatewayId, Service};
+use crate::protocol::http::SERVER_FULL_RESPONSE;
+use crate::server::{Config, Server, ServerError};
+use crate::session::{self, Host, Socket};
+use crate::stats::Stats;
+use embedded_io_adapters::tokio_1::FromTokio;
+use serde::Serialize;
+use std::boxed::Box;
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+use std::vec::Vec;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+/// Options of [`TokioServer::create`].
+#[derive(Clone, Copy, Debug)]
+pub struct TokioOptions {
+    /// Address to listen on. Default 127.0.0.1 (set `0.0.0.0` to accept from the network).
+    pub host: IpAddr,
+    /// Server settings (timeouts, head limit, pages).
+    pub config: Config,
+    /// Size of each connection task's read buffer.
+    pub read_buffer: usize,
+}
+
+impl Default for TokioOptions {
+    fn default() -> Self {
+        TokioOptions {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            config: Config::DEFAULT,
+            read_buffer: 4096,
+        }
+    }
+}
+
+struct Inner<const N: usize, const RX: usize, const TX: usize, const G: usize> {
+    server: RefCell<Server<'static, N, RX, TX, G>>,
+    wakes: Vec<Notify>,
+    start: Instant,
+    shutdown: Notify,
+    closing: Cell<bool>,
+    read_buffer: usize,
+    /// Sockets being refused with 503 right now (bounded so a flood cannot grow tasks).
+    refusing: Cell<usize>,
+}
+
+/// wsgate on tokio. See the [module docs](self).
+///
+/// `N` connection slots, `RX`-byte messages at most, `TX`-byte transmit buffers, `G`
+/// gateways.
+pub struct TokioServer<
+    const N: usize,
+    const RX: usize = 4096,
+    const TX: usize = 4096,
+    const G: usize = 4,
+> {
+    inner: Rc<Inner<N, RX, TX, G>>,
+    listener: Rc<RefCell<Option<std::net::TcpListener>>>,
+    local_addr: SocketAddr,
+}
+
+impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Clone
+    for TokioServer<N, RX, TX, G>
+{
+    fn clone(&self) -> Self {
+        TokioServer {
+            inner: self.inner.clone(),
+            listener: self.listener.clone(),
+            local_addr: self.local_addr,
+        }
+    }
+}
+
+impl<const N: usize, const RX: usize, const TX: usize, const G: usize> TokioServer<N, RX, TX, G> {
+    /// Binds `addr` (port 0 picks a free port; see [`TokioServer::local_addr`]).
+    pub fn bind(addr: SocketAddr, options: TokioOptions) -> io::Result<Self> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let local_addr = listener.local_addr()?;
+        let server = Server::new(options.config);
+        Ok(TokioServer {
+            inner: Rc::new(Inner {
+                server: RefCell::new(server),
+                wakes: (0..N).map(|_| Notify::new()).collect(),
+                start: Instant::now(),
+                shutdown: Notify::new(),
+                closing: Cell::new(false),
+                read_buffer: options.read_buffer.max(64),
+                refusing: Cell::new(0),
+            }),
+            listener: Rc::new(RefCell::new(Some(listener))),
+            local_addr,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A copy of the counters.
+    pub fn stats(&self) -> Stats {
+        *self.inner.server.borrow().stats()
+    }
+
+    /// Clients connected now (any phase).
+    pub fn client_count(&self) -> usize {
+        self.inner.server.borrow().client_count()
+    }
+
+    /// Runs `f` on the sans-IO server (e.g. to read stats), then wakes clients it queued
+    /// frames for.
+    pub fn with_server<R>(&self, f: impl FnOnce(&mut Server<'static, N, RX, TX, G>) -> R) -> R {
+        let r = f(&mut self.inner.server.borrow_mut());
+        self.inner.wake_all_flagged(None);
+        r
+    }
+
+    /// Sends `{"event":..,"data":..}` to one client.
+    pub fn send<T: Serialize + ?Sized>(
+        &self,
+        client: ClientId,
+        event: &str,
+        data: &T,
+    ) -> Result<(), ServerError> {
+        self.with_server(|s| s.send(client, event, data))
+    }
+
+    /// Sends `{"event":..,"data":..}` to every client of `gateway`.
+    pub fn broadcast<T: Serialize + ?Sized>(
+        &self,
+        gateway: GatewayId,
+        event: &str,
+        data: &T,
+    ) -> Broadcast {
+        self.with_server(|s| s.broadcast(gateway, event, data))
+    }
+
+    /// Sends a text frame to every client of `gateway`.
+    pub fn broadcast_text(&self, gateway: GatewayId, text: &str) -> Broadcast {
+        self.with_server(|s| s.broadcast_text(gateway, text))
+    }
+
+    /// Accepts and serves clients on the current thread until [`WebSocketAdapter::close`]
+    /// is called and every client has left (or the close timeout passed). Must be awaited
+    /// from a tokio runtime; it runs its own `LocalSet`.
+    pub async fn run(&self) -> io::Result<()> {
+        let Some(std_listener) = self.listener.borrow_mut().take() else {
+            return Err(io::Error::other("server is already running"));
+        };
+        let listener = TcpListener::from_std(std_listener)?;
+        self.inner.server.borrow_mut().init();
+        info!("wsgate listening on ws://{}", self.local_addr);
+        let local = tokio::task::LocalSet::new();
+        local.run_until(self.accept_loop(listener)).await;
+        Ok(())
+    }
+
+    async fn accept_loop(&self, listener: TcpListener) {
+        loop {
+            if self.inner.closing.get() {
+                break;
+            }
+            let accepted = tokio::select! {
+                r = listener.accept() => r,
+                () = self.inner.shutdown.notified() => continue,
+            };
+            let (stream, _) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    warn!("accept failed: {}", e);
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let now = self.inner.now_ms();
+            let slot = self.inner.server.borrow_mut().accept(now);
+            match slot {
+                Ok(id) => {
+                    let inner = self.inner.clone();
+                    tokio::task::spawn_local(async move { inner.serve(id, stream).await });
+                }
+                Err(_) => {
+                    if self.inner.refusing.get() < N.max(16) {
+                        self.inner.refusing.set(self.inner.refusing.get() + 1);
+                        let inner = self.inner.clone();
+                        tokio::task::spawn_local(async move {
+                            inner.refuse_full(stream).await;
+                            inner.refusing.set(inner.refusing.get().saturating_sub(1));
+                        });
+                    }
+                }
+            }
+        }
+        drop(listener);
+        // Closing: let every client finish its close handshake, within the close timeout.
+        let limit = u64::from(
+            self.inner
+                .server
+                .borrow()
+                .config()
+                .timeouts
+                .close_timeout_ms,
+        )
+        .saturating_add(1000);
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(limit);
+        while self.inner.server.borrow().client_count() > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, RX, TX, G> {
+    fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    fn wake_all_flagged(&self, except: Option<ClientId>) {
+        let mut server = self.server.borrow_mut();
+        while let Some(i) = server.take_wake() {
+            if except.is_some_and(|id| id.index() == i) {
+                continue;
+            }
+            if let Some(n) = self.wakes.get(i) {
+                n.notify_one();
+            }
+        }
+    }
+
+    async fn serve(&self, id: ClientId, stream: TcpStream) {
+        let mut socket = TokioSocket(FromTokio::new(stream));
+        let mut rbuf = std::vec![0u8; self.read_buffer];
+        let mut wbuf = std::vec![0u8; TX];
+        session::run(self, id, &mut socket, &mut rbuf, &mut wbuf).await;
+    }
+
+    async fn refuse_full(&self, stream: TcpStream) {
+        let mut socket = TokioSocket(FromTokio::new(stream));
+        if embedded_io_async::Write::write_all(&mut socket, SERVER_FULL_RESPONSE)
+            .await
+            .is_ok()
+        {
+            let mut buf = [0u8; 512];
+            session::linger(self, &mut socket, &mut buf).await;
+        }
+    }
+}
+
+impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Host
+    for Inner<N, RX, TX, G>
+{
+    fn now_ms(&self) -> u64 {
+        Inner::now_ms(self)
+    }
+    fn feed(&self, id: ClientId, input: &[u8], now: u64) -> usize {
+        self.server.borrow_mut().feed(id, input, now).unwrap_or(0)
+    }
+    fn take_output(&self, id: ClientId, out: &mut [u8]) -> usize {
+        let mut server = self.server.borrow_mut();
+        let pending = server.output(id);
+        let n = pending.len().min(out.len());
+        if let (Some(dst), Some(src)) = (out.get_mut(..n), pending.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        server.consume(id, n);
+        n
+    }
+    fn wants_close(&self, id: ClientId) -> bool {
+        self.server.borrow().wants_close(id)
+    }
+    fn poll(&self, id: ClientId, now: u64) {
+        self.server.borrow_mut().poll(id, now);
+    }
+    fn next_deadline(&self, id: ClientId) -> Option<u64> {
+        self.server.borrow().next_deadline(id)
+    }
+    fn linger_ms(&self) -> u64 {
+        u64::from(self.server.borrow().config().timeouts.close_timeout_ms).max(100)
+    }
+    fn release(&self, id: ClientId) {
+        let was = self.server.borrow().phase(id);
+        self.server.borrow_mut().release(id);
+        if was != Phase::Idle {
+            trace!("released {}", id);
+        }
+        self.wake_all_flagged(Some(id));
+    }
+    fn wake_flagged(&self, except: ClientId) {
+        self.wake_all_flagged(Some(except));
+    }
+    async fn wait_wake(&self, slot: usize) {
+        match self.wakes.get(slot) {
+            Some(n) => n.notified().await,
+            None => core::future::pending().await,
+        }
+    }
+    async fn sleep_until(&self, deadline: Option<u64>) {
+        match deadline {
+            Some(ms) => {
+                let at = self.start + Duration::from_millis(ms);
+                tokio::time::sleep_until(at.into()).await;
+            }
+            None => core::future::pending().await,
+        }
+    }
+}
+
+/// A tokio `TcpStream` as an `embedded_io_async` socket that can half-close.
+pub struct TokioSocket(pub FromTokio<TcpStream>);
+
+impl embedded_io_async::ErrorType for TokioSocket {
+    type Error = io::Error;
+}
+
+impl embedded_io_async::Read for TokioSocket {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, io::Error> {
+        self.0.read(buf).await
+    }
+}
+
+impl embedded_io_async::Write for TokioSocket {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, io::Error> {
+        self.0.write(buf).await
+    }
+    async fn flush(&mut self) -> Result<(), io::Error> {
+        self.0.flush().await
+    }
+}
+
+impl Socket for TokioSocket {
+    async fn shutdown_write(&mut self) {
+        let _ = self.0.inner_mut().shutdown().await;
+    }
+}
+
+impl<const N: usize, const RX: usize, const TX: usize, const G: usize> WebSocketAdapter
+    for TokioServer<N, RX, TX, G>
+{
+    type Options = TokioOptions;
+    type Gateway = Box<dyn Service>;
+    type Error = io::Error;
+
+    /// Binds `options.host:port`.
+    fn create(port: u16, options: TokioOptions) -> io::Result<Self> {
+        Self::bind(SocketAddr::new(options.host, port), options)
+    }
+
+    fn bind_client_connect(&mut self, callback: ConnectCallback) {
+        self.inner.server.borrow_mut().bind_client_connect(callback);
+    }
+
+    fn bind_client_disconnect(&mut self, callback: DisconnectCallback) {
+        self.inner
+            .server
+            .borrow_mut()
+            .bind_client_disconnect(callback);
+    }
+
+    /// Adds a gateway. The gateway lives as long as the program (it is leaked: a gateway is
+    /// a long-lived object, as in NestJS, and the server hands out `'static` borrows of it).
+    fn bind_message_handlers(&mut self, gateway: Box<dyn Service>) -> io::Result<GatewayId> {
+        let gateway: &'static mut dyn Service = Box::leak(gateway);
+        self.inner
+            .server
+            .borrow_mut()
+            .bind(gateway)
+            .map_err(|e| io::Error::other(std::format!("{e}")))
+    }
+
+    fn close(&mut self) {
+        let now = self.inner.now_ms();
+        self.inner.server.borrow_mut().close(now);
+        self.inner.closing.set(true);
+        self.inner.shutdown.notify_one();
+        self.inner.wake_all_flagged(None);
+    }
+}
