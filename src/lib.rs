@@ -64,3 +64,8 @@ pub use gateway::{ClientId, ConnectInfo, Context, Data, Gateway, HandlerError, H
 pub use protocol::close::CloseCode;
 pub use server::{Config, Page, Server};
 pub use stats::Stats;
+
+/// The README's code compiles (checked by `cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
