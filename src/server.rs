@@ -181,6 +181,17 @@ impl<const RX: usize, const TX: usize> Peers for Others<'_, RX, TX> {
     }
 }
 
+/// Splits the slots into those before `idx`, slot `idx`, and those after it.
+#[allow(clippy::type_complexity)]
+fn split_slots<const RX: usize, const TX: usize>(
+    slots: &mut [Slot<RX, TX>],
+    idx: usize,
+) -> Option<(&mut [Slot<RX, TX>], &mut Slot<RX, TX>, &mut [Slot<RX, TX>])> {
+    let (before, rest) = slots.split_at_mut_checked(idx)?;
+    let (cur, after) = rest.split_first_mut()?;
+    Some((before, cur, after))
+}
+
 /// What the request head asks for, decided before the connection is touched.
 enum Decision {
     Refuse(HttpError),
@@ -535,14 +546,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
                 Err(_) => result.dropped = result.dropped.saturating_add(1),
             }
         }
-        self.stats.frames_sent = self
-            .stats
-            .frames_sent
-            .wrapping_add(u32::from(result.queued));
-        self.stats.broadcast_dropped = self
-            .stats
-            .broadcast_dropped
-            .wrapping_add(u32::from(result.dropped));
+        self.stats.count_broadcast(&result);
         result
     }
 
@@ -708,10 +712,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             on_connect,
             ..
         } = self;
-        let Some((before, rest)) = slots.split_at_mut_checked(idx) else {
-            return;
-        };
-        let Some((cur, after)) = rest.split_first_mut() else {
+        let Some((before, cur, after)) = split_slots(slots, idx) else {
             return;
         };
         let id = cur.id(idx);
@@ -741,10 +742,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             stats,
             ..
         } = self;
-        let Some((before, rest)) = slots.split_at_mut_checked(idx) else {
-            return;
-        };
-        let Some((cur, after)) = rest.split_first_mut() else {
+        let Some((before, cur, after)) = split_slots(slots, idx) else {
             return;
         };
         let id = cur.id(idx);

@@ -4,7 +4,7 @@
 //! error or event in the API, and one of these counters. Counters are `u32` and wrap.
 
 use crate::connection::CloseReason;
-use crate::gateway::DropReason;
+use crate::gateway::{Broadcast, DropReason};
 use crate::protocol::http::Status;
 
 /// The server's counters. Read them with [`crate::Server::stats`].
@@ -154,6 +154,12 @@ impl Stats {
             CloseReason::CloseTimeout => &mut self.closed_close_timeout,
             CloseReason::PeerGone => &mut self.closed_peer_gone,
         });
+    }
+
+    /// Counts the outcome of one broadcast.
+    pub fn count_broadcast(&mut self, b: &Broadcast) {
+        self.frames_sent = self.frames_sent.wrapping_add(u32::from(b.queued));
+        self.broadcast_dropped = self.broadcast_dropped.wrapping_add(u32::from(b.dropped));
     }
 
     /// Total messages dropped without a handler.

@@ -373,14 +373,7 @@ impl<'a> Context<'a> {
         tally(send(self.tx));
         self.peers
             .for_each(self.gateway, &mut |_, out| tally(send(out)));
-        self.stats.frames_sent = self
-            .stats
-            .frames_sent
-            .wrapping_add(u32::from(result.queued));
-        self.stats.broadcast_dropped = self
-            .stats
-            .broadcast_dropped
-            .wrapping_add(u32::from(result.dropped));
+        self.stats.count_broadcast(&result);
         result
     }
 
