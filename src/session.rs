@@ -66,7 +66,8 @@ async fn flush<H: Host, S: Socket>(
     io.flush().await.map_err(|_| ())
 }
 
-/// Runs client `id` on `io` until the connection ends, then releases its slot.
+/// Runs client `id` on `io` until the connection ends, releases its slot, then lingers on
+/// the socket (see [`linger`]).
 ///
 /// `rbuf` is the read buffer (any size; 1-4 KiB is typical), `wbuf` the write buffer (the
 /// server's `TX` is a good size).
@@ -78,10 +79,11 @@ pub async fn run<H: Host, S: Socket>(
     wbuf: &mut [u8],
 ) {
     let clean = serve(host, id, io, rbuf, wbuf).await;
+    // The slot is free as soon as the server is done with it; lingering needs only the socket.
+    host.release(id);
     if clean {
         linger(host, io, rbuf).await;
     }
-    host.release(id);
 }
 
 /// The main loop; true when the socket should be shut down politely.
