@@ -754,3 +754,171 @@ fn find<'h, S>(
         None => handlers.iter().find(|(name, _)| event.eq_str(name)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::string::String;
+    use std::vec::Vec;
+
+    /// An outbox that records each frame's opcode and payload.
+    #[derive(Default)]
+    struct Recorder {
+        frames: Vec<(OpCode, Vec<u8>)>,
+        room: usize,
+    }
+
+    impl Outbox for Recorder {
+        fn is_open(&self) -> bool {
+            true
+        }
+        fn send_with(
+            &mut self,
+            opcode: OpCode,
+            fill: &mut dyn FnMut(&mut [u8]) -> Option<usize>,
+        ) -> Result<(), SendError> {
+            let mut buf = std::vec![0u8; self.room];
+            let n = fill(&mut buf).ok_or(SendError::Full)?;
+            buf.truncate(n);
+            self.frames.push((opcode, buf));
+            Ok(())
+        }
+        fn send(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+            self.send_with(opcode, &mut |b| {
+                b.get_mut(..payload.len())?.copy_from_slice(payload);
+                Some(payload.len())
+            })
+        }
+        fn free(&self) -> usize {
+            self.room
+        }
+    }
+
+    fn run<S, const H: usize>(
+        g: &mut Gateway<S, H>,
+        msg: &[u8],
+        room: usize,
+    ) -> (Vec<String>, Stats) {
+        let mut out = Recorder {
+            room,
+            ..Default::default()
+        };
+        let mut stats = Stats::new();
+        let mut peers = NoPeers;
+        let mut cx = Context::new(
+            ClientId::new(0, 1),
+            GatewayId(0),
+            &mut out,
+            &mut peers,
+            &mut stats,
+        );
+        g.dispatch(&mut cx, msg, false);
+        let texts = out
+            .frames
+            .iter()
+            .map(|(op, p)| {
+                assert_eq!(*op, OpCode::Text);
+                String::from_utf8(p.clone()).unwrap()
+            })
+            .collect();
+        (texts, stats)
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Move<'a> {
+        x: i32,
+        y: i32,
+        name: &'a str,
+    }
+
+    #[test]
+    fn typed_data_with_serde_json_core() {
+        let mut g: Gateway<i32, 2> = Gateway::new("/", 0);
+        g.on("move", |sum, cx, data| {
+            let m: Move<'_> = data.parse()?;
+            *sum += m.x + m.y;
+            Ok(cx.reply("moved", m.name)?)
+        })
+        .unwrap();
+        let (out, stats) = run(
+            &mut g,
+            br#"{"event":"move","data":{"x":2,"y":3,"name":"rook"}}"#,
+            256,
+        );
+        assert_eq!(out, [r#"{"event":"moved","data":"rook"}"#]);
+        assert_eq!(*g.state(), 5);
+        assert_eq!(stats.dispatched, 1);
+
+        // Data of the wrong shape is an exception the client sees, with the cause.
+        let (out, stats) = run(&mut g, br#"{"event":"move","data":[1]}"#, 256);
+        assert_eq!(
+            out,
+            [
+                r#"{"event":"exception","data":{"status":"error","message":"Internal server error","cause":{"pattern":"move","data":[1]}}}"#
+            ]
+        );
+        assert_eq!(stats.exceptions, 1);
+    }
+
+    #[test]
+    fn escaped_text_is_unescaped_into_scratch() {
+        let mut g: Gateway<(), 1> = Gateway::new("/", ());
+        g.on("say", |_, cx, data| {
+            let mut scratch = [0u8; 64];
+            let text: heapless::String<32> = data.parse_escaped(&mut scratch)?;
+            Ok(cx.reply("said", text.as_str())?)
+        })
+        .unwrap();
+        let (out, _) = run(&mut g, br#"{"event":"say","data":"a\"b\\c\n\u00e9"}"#, 256);
+        assert_eq!(
+            out,
+            ["{\"event\":\"said\",\"data\":\"a\\\"b\\\\c\\n\u{e9}\"}"]
+        );
+    }
+
+    #[test]
+    fn array_message_parser() {
+        let mut g: Gateway<(), 1> = Gateway::new("/", ());
+        g.message_parser(envelope::parse_array_envelope);
+        g.on("echo", |_, cx, data| Ok(cx.reply_raw("echo", data.json())?))
+            .unwrap();
+        let (out, _) = run(&mut g, br#"["echo", {"a": 1}]"#, 256);
+        assert_eq!(out, [r#"{"event":"echo","data":{"a":1}}"#]);
+        // The default envelope is not understood any more: dropped and counted.
+        let (out, stats) = run(&mut g, br#"{"event":"echo","data":1}"#, 256);
+        assert!(out.is_empty());
+        assert_eq!(stats.dropped_not_object, 1);
+    }
+
+    #[test]
+    fn reply_that_does_not_fit_is_an_error_the_handler_sees() {
+        let mut g: Gateway<Option<SendError>, 1> = Gateway::new("/", None);
+        g.on("big", |seen, cx, _| {
+            *seen = cx.reply("big", "0123456789012345678901234567890123456789").err();
+            Ok(())
+        })
+        .unwrap();
+        let (out, stats) = run(&mut g, br#"{"event":"big"}"#, 32);
+        assert!(out.is_empty());
+        assert_eq!(*g.state(), Some(SendError::Full));
+        assert_eq!(stats.send_failed, 1);
+    }
+
+    #[test]
+    fn registering_past_capacity_is_an_error() {
+        let mut g: Gateway<(), 1> = Gateway::new("/", ());
+        assert_eq!(g.on("a", |_, _, _| Ok(())), Ok(()));
+        assert_eq!(g.on("a", |_, _, _| Ok(())), Err(RegisterError::Duplicate));
+        assert_eq!(g.on("b", |_, _, _| Ok(())), Err(RegisterError::TableFull));
+    }
+
+    #[test]
+    fn event_names_are_json_escaped_in_replies() {
+        let mut g: Gateway<(), 1> = Gateway::new("/", ());
+        g.on("q", |_, cx, _| Ok(cx.reply("a\"b\u{1}", &1)?))
+            .unwrap();
+        let (out, _) = run(&mut g, br#"{"event":"q"}"#, 256);
+        assert_eq!(out, [r#"{"event":"a\"b\u0001","data":1}"#]);
+    }
+}
