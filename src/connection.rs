@@ -233,28 +233,31 @@ impl<const TX: usize> TxBuf<TX> {
     ) -> Result<(), SendError> {
         let spare = self.spare();
         let room = spare.len();
-        // Reserve the largest header this payload could need, then close the gap.
-        let reserve = if room > 65_535 + 4 {
-            10
-        } else if room > 125 + 2 {
-            4
-        } else {
-            2
-        };
-        let Some(area) = spare.get_mut(reserve..) else {
-            return Err(SendError::Full);
-        };
-        let len = fill(area).ok_or(SendError::Full)?;
-        let hlen = frame::header_len(len as u64, false);
-        if hlen > reserve {
-            return Err(SendError::Full);
+        // The payload length is known only after `fill`: try the largest header the room
+        // could need, and when the payload does not fit behind it, the next smaller header
+        // (whose payload limit is lower but which leaves more room). Each tier is
+        // (header length, largest payload it can carry).
+        const TIERS: [(usize, usize); 3] = [(10, usize::MAX), (4, 65_535), (2, 125)];
+        for (i, &(reserve, max)) in TIERS.iter().enumerate() {
+            // A tier is worth trying only when the room exceeds what the next one covers.
+            let smaller = TIERS.get(i + 1).map_or(0, |&(h, m)| h + m);
+            if room <= smaller || room <= reserve {
+                continue;
+            }
+            let limit = room.min(reserve.saturating_add(max));
+            let Some(area) = spare.get_mut(reserve..limit) else {
+                continue;
+            };
+            let Some(len) = fill(area) else { continue };
+            let hlen = frame::header_len(len as u64, false);
+            if hlen < reserve {
+                spare.copy_within(reserve..reserve + len, hlen);
+            }
+            frame::encode_header(spare, true, opcode, None, len as u64).ok_or(SendError::Full)?;
+            self.commit(hlen + len);
+            return Ok(());
         }
-        if hlen < reserve {
-            spare.copy_within(reserve..reserve + len, hlen);
-        }
-        frame::encode_header(spare, true, opcode, None, len as u64).ok_or(SendError::Full)?;
-        self.commit(hlen + len);
-        Ok(())
+        Err(SendError::Full)
     }
 
     /// Appends one whole unmasked frame with this payload.
@@ -522,6 +525,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             self.tx.commit(n);
         }
         self.phase = Phase::Closed;
+        self.since = self.last_rx;
         self.close_after_flush = true;
     }
 
@@ -533,6 +537,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             self.page = body;
         }
         self.phase = Phase::Closed;
+        self.since = self.last_rx;
         self.close_after_flush = true;
     }
 
@@ -765,9 +770,12 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         }
     }
 
-    /// Ends the WebSocket: no more input is read; the socket closes once output is flushed.
+    /// Ends the WebSocket: no more input is read; the socket closes once output is flushed
+    /// (or when `close_timeout_ms` passes with output still unsent). Runs inside `feed`, so
+    /// the time of the last input is the time now.
     fn finish(&mut self, pay: bool) {
         self.phase = Phase::Closed;
+        self.since = self.last_rx;
         self.close_after_flush = true;
         self.frame = None;
         self.message = None;
@@ -786,8 +794,11 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             _ => "protocol error",
         };
         self.owed.pong = false;
-        self.owed.close = Some((code, text));
-        self.our_code = code;
+        if self.phase != Phase::Closing {
+            // One close frame each way: after ours, a broken reply just ends it.
+            self.owed.close = Some((code, text));
+            self.our_code = code;
+        }
         self.finish(true);
         Event::Closed(Disconnect { code, reason })
     }
@@ -875,14 +886,18 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
                     http::Status::ServiceUnavailable,
                     "server shutting down",
                 ));
+                self.since = now;
             }
             Phase::Closing | Phase::Closed | Phase::Idle => {}
         }
     }
 
-    /// Drops the connection without a close handshake (the socket is gone or must go now).
+    /// Drops the connection without a close handshake (the socket is gone or must go now):
+    /// unsent output is discarded, so [`Connection::wants_close`] is true at once.
     pub fn abort(&mut self) {
         self.owed = Owed::default();
+        self.tx.clear();
+        self.page = &[];
         self.finish(false);
     }
 
@@ -896,6 +911,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
                     http::Status::RequestTimeout,
                     "request head not received in time",
                 ));
+                self.since = now;
                 Some(Event::HandshakeTimeout)
             }
             Phase::Open => {
@@ -924,6 +940,12 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
                     reason: CloseReason::CloseTimeout,
                 }))
             }
+            Phase::Closed if !self.wants_close() && elapsed(self.since, t.close_timeout_ms) => {
+                // The peer does not read what is left (an HTTP answer, a close frame): give
+                // up on it. The end of the connection was reported when it happened.
+                self.abort();
+                None
+            }
             _ => None,
         }
     }
@@ -936,6 +958,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             Phase::Open if self.pinging => at(self.since, t.pong_timeout_ms),
             Phase::Open => at(self.last_rx, t.ping_interval_ms),
             Phase::Closing => at(self.since, t.close_timeout_ms),
+            Phase::Closed if !self.wants_close() => at(self.since, t.close_timeout_ms),
             Phase::Closed | Phase::Idle => None,
         }
     }

@@ -11,7 +11,7 @@
 //! loop only touches it through [`Host`] in short synchronous calls, never across an `.await`.
 
 use crate::gateway::ClientId;
-use embassy_futures::select::{Either3, select3};
+use embassy_futures::select::{Either, Either3, select, select3};
 use embedded_io_async::{Read, Write};
 
 /// A socket the session can also half-close (send FIN) before dropping it.
@@ -48,7 +48,9 @@ pub trait Host {
     fn sleep_until(&self, deadline: Option<u64>) -> impl Future<Output = ()>;
 }
 
-/// Writes everything the server has for `id`. Err when the socket failed.
+/// Writes everything the server has for `id`. Err when the socket failed, or when the
+/// client's timers ended the connection while the peer was not reading (the rest of the
+/// output is then dropped with the socket).
 async fn flush<H: Host, S: Socket>(
     host: &H,
     id: ClientId,
@@ -60,8 +62,23 @@ async fn flush<H: Host, S: Socket>(
         if n == 0 {
             break;
         }
-        let chunk = wbuf.get(..n).unwrap_or(&[]);
-        io.write_all(chunk).await.map_err(|_| ())?;
+        let mut off = 0;
+        while off < n {
+            let chunk = wbuf.get(off..n).unwrap_or(&[]);
+            // A single `write` either writes some bytes or none, so racing it against the
+            // timer loses nothing; the timers must run even when the peer stops reading.
+            match select(io.write(chunk), host.sleep_until(host.next_deadline(id))).await {
+                Either::First(Ok(0)) | Either::First(Err(_)) => return Err(()),
+                Either::First(Ok(k)) => off += k,
+                Either::Second(()) => {
+                    host.poll(id, host.now_ms());
+                    host.wake_flagged(id);
+                    if host.wants_close(id) {
+                        return Err(());
+                    }
+                }
+            }
+        }
     }
     io.flush().await.map_err(|_| ())
 }

@@ -895,7 +895,9 @@ mod tests {
     fn reply_that_does_not_fit_is_an_error_the_handler_sees() {
         let mut g: Gateway<Option<SendError>, 1> = Gateway::new("/", None);
         g.on("big", |seen, cx, _| {
-            *seen = cx.reply("big", "0123456789012345678901234567890123456789").err();
+            *seen = cx
+                .reply("big", "0123456789012345678901234567890123456789")
+                .err();
             Ok(())
         })
         .unwrap();
