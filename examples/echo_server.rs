@@ -1,0 +1,90 @@
+//! A raw WebSocket echo endpoint: every text message back as text, every binary message back
+//! as binary, after reassembly. It runs through the same server, connection and protocol code
+//! as the event gateways; only the gateway is different (a [`Service`] of its own instead of
+//! the JSON envelope). This is what protocol conformance suites (Autobahn, kosoku) drive.
+//!
+//! `cargo run --release --example echo_server -- --port 9001` (a 16 MiB message limit), or
+//! `-- --small` for the 4 KiB profile of a microcontroller.
+
+use std::net::{IpAddr, SocketAddr};
+use wsgate::gateway::{ClientId, Context, Service};
+use wsgate::protocol::handshake::Request;
+use wsgate::protocol::http::HttpError;
+use wsgate::transport::tokio::{TokioOptions, TokioServer};
+use wsgate::{CloseCode, WebSocketAdapter};
+
+/// Echoes each message as it came.
+struct RawEcho;
+
+impl Service for RawEcho {
+    fn path(&self) -> &str {
+        "/"
+    }
+    fn protocols(&self) -> &[&'static str] {
+        &[]
+    }
+    fn after_init(&mut self) {}
+    fn verify(
+        &mut self,
+        _: ClientId,
+        _: &Request<'_>,
+        _: Option<&'static str>,
+    ) -> Result<(), HttpError> {
+        Ok(())
+    }
+    fn connected(&mut self, _: &mut Context<'_>, _: &Request<'_>, _: Option<&'static str>) {}
+    fn disconnected(&mut self, _: ClientId, _: CloseCode) {}
+    fn dispatch(&mut self, cx: &mut Context<'_>, message: &[u8], binary: bool) {
+        // Text was validated as UTF-8 on the way in; a reply that does not fit is counted.
+        let _ = match (binary, core::str::from_utf8(message)) {
+            (false, Ok(text)) => cx.send_text(text),
+            _ => cx.send_binary(message),
+        };
+    }
+}
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+async fn serve<const RX: usize, const TX: usize>(addr: SocketAddr) -> std::io::Result<()> {
+    let mut server: TokioServer<4, RX, TX, 1> = TokioServer::bind(addr, TokioOptions::default())?;
+    server.bind_message_handlers(Box::new(RawEcho))?;
+    println!(
+        "echo server on ws://{} ({} byte messages)",
+        server.local_addr(),
+        RX
+    );
+    server.run().await
+}
+
+/// The 16 MiB profile: Autobahn's largest messages are 16 MiB.
+const LARGE: usize = 16 * 1024 * 1024;
+
+fn main() -> std::io::Result<()> {
+    let host: IpAddr = arg("--host")
+        .and_then(|h| h.parse().ok())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let port: u16 = arg("--port").and_then(|p| p.parse().ok()).unwrap_or(9001);
+    let small = std::env::args().any(|a| a == "--small");
+    let addr = SocketAddr::new(host, port);
+    // The server's buffers are built on the stack before they move into place: give this
+    // thread room for four slots of the large profile.
+    std::thread::Builder::new()
+        .stack_size(if small { 8 << 20 } else { 1 << 30 })
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            if small {
+                rt.block_on(serve::<4096, 4096>(addr))
+            } else {
+                rt.block_on(serve::<LARGE, { LARGE + 16 }>(addr))
+            }
+        })?
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::other("server thread panicked")))
+}
