@@ -11,7 +11,7 @@ use wsgate::gateway::{ClientId, Context, Service};
 use wsgate::protocol::handshake::Request;
 use wsgate::protocol::http::HttpError;
 use wsgate::transport::tokio::{TokioOptions, TokioServer};
-use wsgate::{CloseCode, WebSocketAdapter};
+use wsgate::{CloseCode, Config, WebSocketAdapter};
 
 /// Echoes each message as it came.
 struct RawEcho;
@@ -51,7 +51,15 @@ fn arg(name: &str) -> Option<String> {
 }
 
 async fn serve<const RX: usize, const TX: usize>(addr: SocketAddr) -> std::io::Result<()> {
-    let mut server: TokioServer<4, RX, TX, 1> = TokioServer::bind(addr, TokioOptions::default())?;
+    // Dispatch a message only when its echo fits: the transmit buffer holds one whole reply.
+    let options = TokioOptions {
+        config: Config {
+            reply_room: TX,
+            ..Config::DEFAULT
+        },
+        ..TokioOptions::default()
+    };
+    let mut server: TokioServer<4, RX, TX, 1> = TokioServer::bind(addr, options)?;
     server.bind_message_handlers(Box::new(RawEcho))?;
     println!(
         "echo server on ws://{} ({} byte messages)",
@@ -61,7 +69,8 @@ async fn serve<const RX: usize, const TX: usize>(addr: SocketAddr) -> std::io::R
     server.run().await
 }
 
-/// The 16 MiB profile: Autobahn's largest messages are 16 MiB.
+/// The 16 MiB profile: Autobahn's largest messages are 16 MiB. The transmit buffer holds
+/// one whole echo (payload plus a frame header of at most 10 bytes).
 const LARGE: usize = 16 * 1024 * 1024;
 
 fn main() -> std::io::Result<()> {
@@ -80,7 +89,7 @@ fn main() -> std::io::Result<()> {
                 .enable_all()
                 .build()?;
             if small {
-                rt.block_on(serve::<4096, 4096>(addr))
+                rt.block_on(serve::<4096, { 4096 + 16 }>(addr))
             } else {
                 rt.block_on(serve::<LARGE, { LARGE + 16 }>(addr))
             }

@@ -42,6 +42,12 @@ pub struct Config {
     pub max_head: usize,
     /// Fixed pages served on plain GET.
     pub pages: &'static [Page],
+    /// Transmit room a complete message needs before it is dispatched while earlier output
+    /// is still unsent (capped at the transmit buffer's size). When there is less, the
+    /// server stops reading that client until the output is flushed, so replies are not
+    /// lost to a full buffer; with an empty buffer a message is always dispatched. Set it
+    /// to the largest reply a handler writes.
+    pub reply_room: usize,
 }
 
 impl Config {
@@ -50,6 +56,7 @@ impl Config {
         timeouts: Timeouts::DEFAULT,
         max_head: 4096,
         pages: &[],
+        reply_room: 1024,
     };
 }
 
@@ -118,6 +125,8 @@ struct Slot<const RX: usize, const TX: usize> {
     in_use: bool,
     wake: bool,
     reported: bool,
+    /// A complete message waits for transmit room: `Some(binary)`.
+    deferred: Option<bool>,
 }
 
 impl<const RX: usize, const TX: usize> Slot<RX, TX> {
@@ -129,6 +138,7 @@ impl<const RX: usize, const TX: usize> Slot<RX, TX> {
             in_use: false,
             wake: false,
             reported: false,
+            deferred: None,
         }
     }
 
@@ -339,6 +349,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         slot.gateway = None;
         slot.wake = false;
         slot.reported = false;
+        slot.deferred = None;
         slot.conn.start(now);
         self.stats.accepted = self.stats.accepted.wrapping_add(1);
         Ok(slot.id(index))
@@ -353,21 +364,60 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
     }
 
     /// Hands the server bytes read from `id`'s socket at time `now` (ms). Returns how many
-    /// were used: when fewer than given, write [`Server::output`] out first and feed the rest
-    /// again (the transmit buffer had no room for a reply).
+    /// were used: when fewer than given, write [`Server::output`] out first, then call
+    /// [`Server::resume`] and feed the rest again (the transmit buffer had no room for the
+    /// replies to come).
     pub fn feed(&mut self, id: ClientId, input: &[u8], now: u64) -> Result<usize, ServerError> {
         let idx = self.index(id)?;
+        if !self.resume_slot(idx, now) {
+            return Ok(0);
+        }
         let mut pos = 0;
         while let Some(slot) = self.slots.get_mut(idx) {
             let rest = input.get(pos..).unwrap_or(&[]);
             let step = slot.conn.feed(rest, now, self.config.max_head);
             pos += step.consumed;
             match step.event {
+                Some(Event::Message { binary }) => {
+                    self.stats.messages = self.stats.messages.wrapping_add(1);
+                    if let Some(s) = self.slots.get_mut(idx) {
+                        s.deferred = Some(binary);
+                    }
+                    if !self.resume_slot(idx, now) {
+                        break;
+                    }
+                }
                 Some(event) => self.handle(idx, event, now),
                 None => break,
             }
         }
         Ok(pos)
+    }
+
+    /// Dispatches a message that waited for transmit room, if there is room now. Call it
+    /// after writing output out. Returns true when it dispatched one (write the output again).
+    pub fn resume(&mut self, id: ClientId, now: u64) -> Result<bool, ServerError> {
+        let idx = self.index(id)?;
+        let waiting = self.slots.get(idx).is_some_and(|s| s.deferred.is_some());
+        Ok(waiting && self.resume_slot(idx, now))
+    }
+
+    /// Dispatches slot `idx`'s deferred message when its outbox has room; false while it
+    /// still has to wait.
+    fn resume_slot(&mut self, idx: usize, now: u64) -> bool {
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return false;
+        };
+        let Some(binary) = slot.deferred else {
+            return true;
+        };
+        let need = self.config.reply_room.min(TX);
+        if slot.conn.pending_len() > 0 && slot.conn.outbox().free() < need {
+            return false;
+        }
+        slot.deferred = None;
+        self.dispatch(idx, binary, now);
+        true
     }
 
     /// Bytes to write to `id`'s socket now (empty for an unknown id).
@@ -562,7 +612,10 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             Event::Request => self.request(idx, now),
             Event::Message { binary } => {
                 self.stats.messages = self.stats.messages.wrapping_add(1);
-                self.dispatch(idx, binary, now);
+                if let Some(s) = self.slots.get_mut(idx) {
+                    s.deferred = Some(binary);
+                }
+                self.resume_slot(idx, now);
             }
             Event::PingSent => self.stats.pings_sent = self.stats.pings_sent.wrapping_add(1),
             Event::HandshakeTimeout => self.stats.count_http(Status::RequestTimeout),

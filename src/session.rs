@@ -29,6 +29,9 @@ pub trait Host {
     /// Copies up to `out.len()` bytes of [`crate::Server::output`] into `out` and consumes
     /// them; returns how many.
     fn take_output(&self, id: ClientId, out: &mut [u8]) -> usize;
+    /// [`crate::Server::resume`]: dispatches a message that waited for transmit room; true
+    /// when it did (there is output to write).
+    fn resume(&self, id: ClientId, now: u64) -> bool;
     /// [`crate::Server::wants_close`].
     fn wants_close(&self, id: ClientId) -> bool;
     /// [`crate::Server::poll`].
@@ -115,6 +118,10 @@ async fn serve<H: Host, S: Socket>(
         if flush(host, id, io, wbuf).await.is_err() {
             return false;
         }
+        if host.resume(id, host.now_ms()) {
+            // A message waited for the output to drain; its replies are out next.
+            continue;
+        }
         if host.wants_close(id) {
             return true;
         }
@@ -145,6 +152,10 @@ async fn serve<H: Host, S: Socket>(
                         // The transmit buffer is full: write it out, then go on.
                         if flush(host, id, io, wbuf).await.is_err() {
                             return false;
+                        }
+                        if host.resume(id, host.now_ms()) {
+                            stalled = false;
+                            host.wake_flagged(id);
                         }
                     }
                 }

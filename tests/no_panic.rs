@@ -31,6 +31,7 @@ const CONFIG: Config = Config {
         content_type: "text/html",
         body: &[b'<'; 1500],
     }],
+    ..Config::DEFAULT
 };
 
 fn gateway() -> Gateway<(), 8> {

@@ -38,7 +38,7 @@ const TIMEOUTS: Timeouts = Timeouts {
 const CONFIG: Config = Config {
     timeouts: TIMEOUTS,
     max_head: 4096,
-    pages: &[],
+    ..Config::DEFAULT
 };
 
 /// A gateway at `path` with the handlers the tests use:
@@ -934,13 +934,49 @@ fn request_and_first_frames_in_one_feed() {
     bytes.extend(text(msg));
     bytes.extend(frame(true, OpCode::Ping, b"p"));
     bytes.extend(text(msg));
-    assert_eq!(server.feed(id, &bytes, 0), Ok(bytes.len()));
+    // The 101 waits in the 512-byte TX, so the first message waits for it to be written
+    // (`reply_room`); a transport writes, resumes and feeds the rest.
+    let first = server.feed(id, &bytes, 0).unwrap();
+    assert!(first < bytes.len());
     let mut expected = SAMPLE_101.to_vec();
     expected.extend(server_frame(1, msg));
     expected.extend(server_frame(0xA, b"p"));
     expected.extend(server_frame(1, msg));
-    assert_eq!(drain(&mut server, id), expected);
+    let mut out = drain(&mut server, id);
+    assert_eq!(server.resume(id, 0), Ok(true));
+    out.extend(feed_all(&mut server, id, &bytes[first..], 0));
+    assert_eq!(out, expected);
     assert_eq!(server.stats().dispatched, 2);
+}
+
+#[test]
+fn a_message_waits_for_reply_room_and_no_reply_is_lost() {
+    // TX 1024, reply_room 600: with 500 bytes unsent the next message waits.
+    let mut g = gateway("/");
+    let mut server: Server<'_, 1, 1024, 1024> = Server::new(Config {
+        reply_room: 600,
+        ..CONFIG
+    });
+    server.bind(&mut g).unwrap();
+    let id = connect(&mut server, "/", 0);
+    let a = echo_message(480);
+    let b = echo_message(480);
+    let mut bytes = text(&a);
+    bytes.extend(text(&b));
+    // The first echo is dispatched; the second message is read whole but waits.
+    assert_eq!(server.feed(id, &bytes, 1), Ok(bytes.len()));
+    assert_eq!(server.stats().messages, 2);
+    assert_eq!(server.stats().dispatched, 1);
+    assert_eq!(drain(&mut server, id), server_frame(1, &a));
+    // The next feed first dispatches the waiting message; the new one then waits in turn.
+    assert_eq!(server.feed(id, &text(&a), 2), Ok(text(&a).len()));
+    assert_eq!(server.stats().dispatched, 2);
+    assert_eq!(drain(&mut server, id), server_frame(1, &b));
+    assert_eq!(server.resume(id, 3), Ok(true));
+    assert_eq!(server.stats().dispatched, 3);
+    assert_eq!(drain(&mut server, id), server_frame(1, &a));
+    assert_eq!(server.resume(id, 3), Ok(false), "nothing waits any more");
+    assert_eq!(server.stats().send_failed, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1286,8 +1322,12 @@ fn send_into<const RX: usize, const TX: usize>(
 #[test]
 fn a_short_frame_that_fits_exactly_is_queued() {
     // 125 bytes need 127: they fit in 127 and in 128 free bytes, not in 126.
+    // `reply_room: 0` dispatches into a part-full buffer, which is what this measures.
     let mut g = gateway("/");
-    let mut server: Server<'_, 1, 512, 256> = Server::new(CONFIG);
+    let mut server: Server<'_, 1, 512, 256> = Server::new(Config {
+        reply_room: 0,
+        ..CONFIG
+    });
     server.bind(&mut g).unwrap();
     let id = connect(&mut server, "/", 0);
     assert!(

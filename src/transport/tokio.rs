@@ -300,6 +300,9 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Host
         server.consume(id, n);
         n
     }
+    fn resume(&self, id: ClientId, now: u64) -> bool {
+        self.server.borrow_mut().resume(id, now).unwrap_or(false)
+    }
     fn wants_close(&self, id: ClientId) -> bool {
         self.server.borrow().wants_close(id)
     }
