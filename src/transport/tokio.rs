@@ -65,6 +65,10 @@ impl Default for TokioOptions {
     }
 }
 
+/// Sockets refused with 503 that may linger at once; past this, the 503 is written without
+/// waiting for the peer to close.
+const MAX_REFUSING: usize = 256;
+
 struct Inner<const N: usize, const RX: usize, const TX: usize, const G: usize> {
     server: RefCell<Server<'static, N, RX, TX, G>>,
     wakes: Vec<Notify>,
@@ -214,13 +218,17 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> TokioServ
                     tokio::task::spawn_local(async move { inner.serve(id, stream).await });
                 }
                 Err(_) => {
-                    if self.inner.refusing.get() < N.max(16) {
+                    if self.inner.refusing.get() < MAX_REFUSING {
                         self.inner.refusing.set(self.inner.refusing.get() + 1);
                         let inner = self.inner.clone();
                         tokio::task::spawn_local(async move {
                             inner.refuse_full(stream).await;
                             inner.refusing.set(inner.refusing.get().saturating_sub(1));
                         });
+                    } else {
+                        // A flood: answer without waiting for the peer (best effort; the
+                        // refusal is counted either way).
+                        let _ = stream.try_write(SERVER_FULL_RESPONSE);
                     }
                 }
             }
