@@ -310,6 +310,8 @@ struct Owed {
     pong: bool,
     ping: bool,
     close: Option<(CloseCode, &'static str)>,
+    /// The close owed is the echo of the peer's: send its payload (code and reason) back.
+    echo: bool,
 }
 
 /// One client's sans-IO WebSocket state machine. See the [module docs](self).
@@ -379,6 +381,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
                 pong: false,
                 ping: false,
                 close: None,
+                echo: false,
             },
             message_ready: false,
             close_after_flush: false,
@@ -754,8 +757,10 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
                         let reason = if self.phase == Phase::Closing {
                             CloseReason::Server
                         } else {
-                            // Echo the peer's code (RFC 6455 §5.5.1); no code, empty close.
+                            // Echo the peer's close frame, code and reason, as Node's `ws`
+                            // (under NestJS) does (RFC 6455 §5.5.1); no code, empty close.
                             self.owed.close = Some((code.unwrap_or(CloseCode::NO_STATUS), ""));
+                            self.owed.echo = true;
                             CloseReason::Peer
                         };
                         let _ = now;
@@ -797,6 +802,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         if self.phase != Phase::Closing {
             // One close frame each way: after ours, a broken reply just ends it.
             self.owed.close = Some((code, text));
+            self.owed.echo = false;
             self.our_code = code;
         }
         self.finish(true);
@@ -818,7 +824,14 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             && !self.owed.pong
         {
             let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
-            let len = if code == CloseCode::NO_STATUS {
+            let len = if self.owed.echo {
+                // The peer's payload, validated when it arrived, is still in `ctrl`.
+                let len = usize::from(self.ctrl_len);
+                if let (Some(dst), Some(src)) = (payload.get_mut(..len), self.ctrl.get(..len)) {
+                    dst.copy_from_slice(src);
+                }
+                len
+            } else if code == CloseCode::NO_STATUS {
                 0
             } else {
                 let [hi, lo] = code.as_u16().to_be_bytes();
@@ -836,6 +849,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
                 .is_ok()
             {
                 self.owed.close = None;
+                self.owed.echo = false;
             }
         }
     }

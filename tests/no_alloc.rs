@@ -131,7 +131,7 @@ fn a_whole_session_allocates_nothing() {
     let server_ping = [0x89, 0x06, b'w', b's', b'g', b'a', b't', b'e'];
     let pong = frame(true, OpCode::Pong, b"wsgate");
     let client_close = close(1000, b"bye");
-    let close_echo = [0x88, 0x02, 0x03, 0xE8];
+    let close_echo = [0x88, 0x05, 0x03, 0xE8, b'b', b'y', b'e'];
     let not_found = request_line_404();
 
     // ---- The counted session ----

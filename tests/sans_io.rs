@@ -832,9 +832,13 @@ fn valid_close_is_echoed() {
         assert_eq!(server.feed(id, &f, 1), Ok(f.len()));
         assert!(!server.wants_close(id), "the echo is not written yet");
         let out = server.output(id).to_vec();
-        assert_eq!(out, server_frame(8, &code.to_be_bytes()), "echo of {code}");
+        // The whole close frame comes back, code and reason, as Node's `ws` answers.
+        let mut echo = code.to_be_bytes().to_vec();
+        echo.extend_from_slice(b"done");
+        assert_eq!(out, server_frame(8, &echo), "echo of {code}");
         let frames = parse_frames(&out);
         assert_eq!(frames[0].close_code(), Some(code));
+        assert_eq!(frames[0].close_reason(), "done");
         server.consume(id, out.len());
         assert!(server.wants_close(id));
         assert_eq!(server.stats().closed_by_peer, 1);
