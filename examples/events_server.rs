@@ -1,15 +1,19 @@
 //! The NestJS sample `16-gateways-ws`, on wsgate.
 //!
 //! - `/` is the `events` gateway: `events` answers 1, 2, 3 as three frames, `echo` answers
-//!   `{"event":"echo","data":<data>}`, `identity` answers the data as it is.
-//! - `/chat` broadcasts each `message` event to every client of `/chat`.
+//!   `{"event":"echo","data":<data>}`, `identity` answers the data as it is, `sum` adds up
+//!   an array of at most 16 integers (anything else gets NestJS's `exception` frame).
+//! - `/chat` (subprotocol `chat.v1`) broadcasts each `message` event to every client of
+//!   `/chat`; `leave` closes the client with code 4000.
 //! - A plain `GET /` (a browser) gets a page that tries both with the native `WebSocket` API.
 //!
 //! Run: `cargo run --example events_server` then open <http://127.0.0.1:8080/>.
-//! Options: `--host 0.0.0.0` to listen on every interface, `--port N`.
+//! Options: `--host 0.0.0.0` to listen on every interface, `--port N` (`0` picks a free port;
+//! the lines printed at start show the address).
 
+use std::io::Write;
 use std::net::IpAddr;
-use wsgate::gateway::{ClientId, ConnectInfo, Context, Data, Gateway, HandlerResult};
+use wsgate::gateway::{ClientId, ConnectInfo, Context, Data, Gateway, HandlerError, HandlerResult};
 use wsgate::transport::tokio::{TokioOptions, TokioServer};
 use wsgate::{CloseCode, Config, Page, WebSocketAdapter};
 
@@ -41,9 +45,27 @@ fn identity(_: &mut Events, cx: &mut Context<'_>, data: Data<'_>) -> HandlerResu
     Ok(())
 }
 
+/// `@SubscribeMessage('sum')`: `data` must be an array of at most 16 integers; anything else
+/// is like throwing `new WsException('...')`, which the client gets as an `exception` event.
+fn sum(_: &mut Events, cx: &mut Context<'_>, data: Data<'_>) -> HandlerResult {
+    const BAD: HandlerError = HandlerError::Ws("sum expects an array of at most 16 integers");
+    let numbers: heapless::Vec<i64, 16> = data.parse().map_err(|_| BAD)?;
+    let total = numbers
+        .iter()
+        .try_fold(0i64, |total, n| total.checked_add(*n))
+        .ok_or(HandlerError::Ws("the sum does not fit in 64 bits"))?;
+    Ok(cx.reply("sum", &total)?)
+}
+
 /// `/chat` broadcasts each `message` to everyone in the room.
 fn message(_: &mut (), cx: &mut Context<'_>, data: Data<'_>) -> HandlerResult {
     cx.broadcast_raw("message", data.json());
+    Ok(())
+}
+
+/// `/chat`'s `leave`: the server closes this client with an application close code.
+fn leave(_: &mut (), cx: &mut Context<'_>, _data: Data<'_>) -> HandlerResult {
+    cx.close(CloseCode(4000), "left the chat");
     Ok(())
 }
 
@@ -80,10 +102,14 @@ async fn main() -> std::io::Result<()> {
         .on("events", events)
         .and_then(|_| events_gateway.on("echo", echo))
         .and_then(|_| events_gateway.on("identity", identity))
-        .expect("three handlers fit a table of eight");
+        .and_then(|_| events_gateway.on("sum", sum))
+        .expect("four handlers fit a table of eight");
 
     let mut chat: Gateway<(), 2> = Gateway::new("/chat", ());
-    chat.on("message", message).expect("one handler fits");
+    chat.protocols(&["chat.v1"]);
+    chat.on("message", message)
+        .and_then(|_| chat.on("leave", leave))
+        .expect("two handlers fit a table of two");
 
     let options = TokioOptions {
         host,
@@ -103,6 +129,7 @@ async fn main() -> std::io::Result<()> {
     println!("  page:     http://{}/", server.local_addr());
     println!("  events:   ws://{}/", server.local_addr());
     println!("  chat:     ws://{}/chat", server.local_addr());
+    std::io::stdout().flush()?;
 
     // Ctrl-C closes every client with 1001 Going Away, then `run` returns.
     let mut stopper = server.clone();
