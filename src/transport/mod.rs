@@ -2,7 +2,11 @@
 //! [`crate::Server`] through the [`crate::session`] loop.
 //!
 //! - `tokio` (feature `tokio`): hosts and tests.
-//! - embassy-net (feature `embassy`): microcontrollers (to come).
+//! - `embassy` (feature `embassy`): embassy-net, for microcontrollers.
+//!
+//! Both run the same gateways, handlers and session loop.
 
+#[cfg(feature = "embassy")]
+pub mod embassy;
 #[cfg(feature = "tokio")]
 pub mod tokio;

@@ -1,0 +1,352 @@
+//! The embassy-net transport (feature `embassy`): wsgate on a microcontroller.
+//!
+//! An [`EmbassyServer`] holds the sans-IO [`Server`] in an `embassy_sync` blocking mutex and
+//! one [`Signal`] per slot. Firmware runs [`EmbassyServer::run_slot`] in a few tasks (or joins
+//! them in one): each owns one `embassy_net::tcp::TcpSocket` and its buffers, accepts on the
+//! server's port, and runs the shared [`session`] loop on it. Run one more task than there
+//! are slots: a client beyond capacity then gets `503 Service Unavailable` instead of a TCP
+//! reset. Broadcasts and sends from other tasks go through the same mutex and wake the
+//! target's task through its signal, with the bounded-buffer policy of the core (a frame
+//! that does not fit a slow client's transmit buffer is dropped for it and counted).
+//!
+//! Nothing here allocates: the server, the signals and every buffer are sized at compile
+//! time and live in `static`s (`StaticCell`) or in the tasks. Time comes from `embassy-time`.
+//!
+//! ```ignore
+//! static SERVER: StaticCell<EmbassyServer<NoopRawMutex, 4>> = StaticCell::new();
+//! static EVENTS: StaticCell<Gateway<(), 8>> = StaticCell::new();
+//!
+//! #[embassy_executor::task(pool_size = 5)] // 4 slots + 1 to answer 503
+//! async fn ws_task(stack: Stack<'static>, server: &'static EmbassyServer<NoopRawMutex, 4>) -> ! {
+//!     let (mut rx, mut tx) = ([0u8; 2048], [0u8; 2048]);
+//!     let (mut rbuf, mut wbuf) = ([0u8; 1024], [0u8; 2048]);
+//!     server.run_slot(stack, &mut rx, &mut tx, &mut rbuf, &mut wbuf).await
+//! }
+//! ```
+
+use crate::adapter::{ConnectCallback, DisconnectCallback, WebSocketAdapter};
+use crate::gateway::{Broadcast, ClientId, GatewayId, Service};
+use crate::protocol::http::SERVER_FULL_RESPONSE;
+use crate::server::{Config, Server, ServerError};
+use crate::session::{self, Host, Socket};
+use crate::stats::Stats;
+use core::cell::{Cell, RefCell};
+use embassy_net::Stack;
+use embassy_net::tcp::TcpSocket;
+use embassy_sync::blocking_mutex::Mutex;
+use embassy_sync::blocking_mutex::raw::RawMutex;
+use embassy_sync::signal::Signal;
+use embassy_time::{Instant, Timer};
+use serde::Serialize;
+
+/// The server state a transport task shares with the others.
+struct Shared<'g, const N: usize, const RX: usize, const TX: usize, const G: usize> {
+    server: Server<'g, N, RX, TX, G>,
+    closing: bool,
+    initialized: bool,
+}
+
+/// wsgate on embassy-net. See the [module docs](self).
+///
+/// `M` is the mutex kind (`NoopRawMutex` when every task runs on one executor,
+/// `CriticalSectionRawMutex` across executors or interrupts); `N` slots, `RX`-byte messages
+/// at most, `TX`-byte transmit buffers, `G` gateways.
+pub struct EmbassyServer<
+    M: RawMutex,
+    const N: usize,
+    const RX: usize = 2048,
+    const TX: usize = 2048,
+    const G: usize = 4,
+> {
+    shared: Mutex<M, RefCell<Shared<'static, N, RX, TX, G>>>,
+    wakes: [Signal<M, ()>; N],
+    port: u16,
+    /// Tasks currently answering a client beyond capacity with 503.
+    refusing: Mutex<M, Cell<u16>>,
+}
+
+impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usize>
+    EmbassyServer<M, N, RX, TX, G>
+{
+    /// A server that will accept on `port`; `const` so it can be a `static`'s initialiser.
+    pub const fn new(port: u16, config: Config) -> Self {
+        EmbassyServer {
+            shared: Mutex::new(RefCell::new(Shared {
+                server: Server::new(config),
+                closing: false,
+                initialized: false,
+            })),
+            wakes: [const { Signal::new() }; N],
+            port,
+            refusing: Mutex::new(Cell::new(0)),
+        }
+    }
+
+    /// The port it accepts on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Runs `f` on the sans-IO server, then wakes the tasks of clients it queued frames for.
+    pub fn with_server<R>(&self, f: impl FnOnce(&mut Server<'static, N, RX, TX, G>) -> R) -> R {
+        let r = self.shared.lock(|s| f(&mut s.borrow_mut().server));
+        self.wake_flagged(None);
+        r
+    }
+
+    /// A copy of the counters.
+    pub fn stats(&self) -> Stats {
+        self.shared.lock(|s| *s.borrow().server.stats())
+    }
+
+    /// Sends `{"event":..,"data":..}` to one client (from any task).
+    pub fn send<T: Serialize + ?Sized>(
+        &self,
+        client: ClientId,
+        event: &str,
+        data: &T,
+    ) -> Result<(), ServerError> {
+        self.with_server(|s| s.send(client, event, data))
+    }
+
+    /// Sends `{"event":..,"data":..}` to every client of `gateway` (from any task).
+    pub fn broadcast<T: Serialize + ?Sized>(
+        &self,
+        gateway: GatewayId,
+        event: &str,
+        data: &T,
+    ) -> Broadcast {
+        self.with_server(|s| s.broadcast(gateway, event, data))
+    }
+
+    /// Sends a text frame to every client of `gateway` (from any task).
+    pub fn broadcast_text(&self, gateway: GatewayId, text: &str) -> Broadcast {
+        self.with_server(|s| s.broadcast_text(gateway, text))
+    }
+
+    /// NestJS `close`, callable once tasks run: refuse new clients, close every client
+    /// with 1001 Going Away.
+    pub fn shutdown(&self) {
+        let now = now_ms();
+        self.shared.lock(|s| {
+            let mut s = s.borrow_mut();
+            s.closing = true;
+            s.server.close(now);
+        });
+        self.wake_flagged(None);
+    }
+
+    fn wake_flagged(&self, except: Option<ClientId>) {
+        self.shared.lock(|s| {
+            let mut s = s.borrow_mut();
+            while let Some(i) = s.server.take_wake() {
+                if except.is_some_and(|id| id.index() == i) {
+                    continue;
+                }
+                if let Some(signal) = self.wakes.get(i) {
+                    signal.signal(());
+                }
+            }
+        });
+    }
+
+    /// Runs the gateways' `after_init` hooks once; the first [`EmbassyServer::run_slot`]
+    /// does it if nobody did.
+    pub fn init(&self) {
+        self.shared.lock(|s| {
+            let mut s = s.borrow_mut();
+            if !s.initialized {
+                s.initialized = true;
+                s.server.init();
+            }
+        });
+    }
+
+    /// One connection task: forever accept a client on the server's port with one socket,
+    /// serve it until it leaves, and start again. `rx` and `tx` are the TCP socket's
+    /// buffers, `rbuf` and `wbuf` the session's read and write buffers.
+    pub async fn run_slot(
+        &self,
+        stack: Stack<'_>,
+        rx: &mut [u8],
+        tx: &mut [u8],
+        rbuf: &mut [u8],
+        wbuf: &mut [u8],
+    ) -> ! {
+        self.init();
+        loop {
+            let mut socket = WsSocket(TcpSocket::new(stack, rx, tx));
+            if socket.0.accept(self.port).await.is_err() {
+                continue;
+            }
+            let now = now_ms();
+            let accepted = self.shared.lock(|s| {
+                let mut s = s.borrow_mut();
+                if s.closing {
+                    return None;
+                }
+                Some(s.server.accept(now))
+            });
+            match accepted {
+                Some(Ok(id)) => {
+                    debug!("client {} connected", id.as_u32());
+                    session::run(self, id, &mut socket, rbuf, wbuf).await;
+                }
+                Some(Err(_)) | None => self.refuse(&mut socket, rbuf).await,
+            }
+            socket.0.abort();
+            let _ = socket.0.flush().await;
+        }
+    }
+
+    async fn refuse(&self, socket: &mut WsSocket<'_>, rbuf: &mut [u8]) {
+        let busy = self.refusing.lock(|c| {
+            let n = c.get();
+            c.set(n.saturating_add(1));
+            n
+        });
+        if busy < N as u16 {
+            use embedded_io_async::Write;
+            if socket.write_all(SERVER_FULL_RESPONSE).await.is_ok() {
+                session::linger(self, socket, rbuf).await;
+            }
+        }
+        self.refusing.lock(|c| c.set(c.get().saturating_sub(1)));
+    }
+}
+
+fn now_ms() -> u64 {
+    Instant::now().as_millis()
+}
+
+impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usize> Host
+    for EmbassyServer<M, N, RX, TX, G>
+{
+    fn now_ms(&self) -> u64 {
+        now_ms()
+    }
+    fn feed(&self, id: ClientId, input: &[u8], now: u64) -> usize {
+        self.shared
+            .lock(|s| s.borrow_mut().server.feed(id, input, now).unwrap_or(0))
+    }
+    fn take_output(&self, id: ClientId, out: &mut [u8]) -> usize {
+        self.shared.lock(|s| {
+            let server = &mut s.borrow_mut().server;
+            let pending = server.output(id);
+            let n = pending.len().min(out.len());
+            if let (Some(dst), Some(src)) = (out.get_mut(..n), pending.get(..n)) {
+                dst.copy_from_slice(src);
+            }
+            server.consume(id, n);
+            n
+        })
+    }
+    fn resume(&self, id: ClientId, now: u64) -> bool {
+        self.shared
+            .lock(|s| s.borrow_mut().server.resume(id, now).unwrap_or(false))
+    }
+    fn wants_close(&self, id: ClientId) -> bool {
+        self.shared.lock(|s| s.borrow().server.wants_close(id))
+    }
+    fn poll(&self, id: ClientId, now: u64) {
+        self.shared.lock(|s| s.borrow_mut().server.poll(id, now));
+    }
+    fn next_deadline(&self, id: ClientId) -> Option<u64> {
+        self.shared.lock(|s| s.borrow().server.next_deadline(id))
+    }
+    fn linger_ms(&self) -> u64 {
+        self.shared
+            .lock(|s| u64::from(s.borrow().server.config().timeouts.close_timeout_ms).max(100))
+    }
+    fn release(&self, id: ClientId) {
+        self.shared.lock(|s| s.borrow_mut().server.release(id));
+        self.wake_flagged(Some(id));
+    }
+    fn wake_flagged(&self, except: ClientId) {
+        EmbassyServer::wake_flagged(self, Some(except));
+    }
+    async fn wait_wake(&self, slot: usize) {
+        match self.wakes.get(slot) {
+            Some(signal) => signal.wait().await,
+            None => core::future::pending().await,
+        }
+    }
+    async fn sleep_until(&self, deadline: Option<u64>) {
+        match deadline {
+            Some(ms) => Timer::at(Instant::from_millis(ms)).await,
+            None => core::future::pending().await,
+        }
+    }
+}
+
+/// An embassy-net TCP socket as a session [`Socket`].
+pub struct WsSocket<'a>(pub TcpSocket<'a>);
+
+impl embedded_io_async::ErrorType for WsSocket<'_> {
+    type Error = embassy_net::tcp::Error;
+}
+
+impl embedded_io_async::Read for WsSocket<'_> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        self.0.read(buf).await
+    }
+}
+
+impl embedded_io_async::Write for WsSocket<'_> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        self.0.write(buf).await
+    }
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        self.0.flush().await
+    }
+}
+
+impl Socket for WsSocket<'_> {
+    async fn shutdown_write(&mut self) {
+        // Everything written goes out before the FIN.
+        let _ = self.0.flush().await;
+        self.0.close();
+    }
+}
+
+impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usize> WebSocketAdapter
+    for EmbassyServer<M, N, RX, TX, G>
+{
+    /// The server's settings.
+    type Options = Config;
+    /// Gateways live in `static`s (`StaticCell`).
+    type Gateway = &'static mut dyn Service;
+    /// The only failure is a full gateway table.
+    type Error = ServerError;
+
+    fn create(port: u16, options: Config) -> Result<Self, ServerError> {
+        Ok(Self::new(port, options))
+    }
+
+    fn bind_client_connect(&mut self, callback: ConnectCallback) {
+        self.shared
+            .get_mut()
+            .get_mut()
+            .server
+            .bind_client_connect(callback);
+    }
+
+    fn bind_client_disconnect(&mut self, callback: DisconnectCallback) {
+        self.shared
+            .get_mut()
+            .get_mut()
+            .server
+            .bind_client_disconnect(callback);
+    }
+
+    fn bind_message_handlers(
+        &mut self,
+        gateway: &'static mut dyn Service,
+    ) -> Result<GatewayId, ServerError> {
+        self.shared.get_mut().get_mut().server.bind(gateway)
+    }
+
+    fn close(&mut self) {
+        self.shutdown();
+    }
+}
