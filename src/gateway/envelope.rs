@@ -231,6 +231,7 @@ pub struct Envelope<'a> {
 ///
 /// NestJS drops all of these silently; wsgate counts each kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum EnvelopeError {
     /// Not one valid JSON value (RFC 8259), e.g. a trailing comma, a comment, a truncated
