@@ -435,6 +435,18 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         }
     }
 
+    /// Copies up to `out.len()` bytes of [`Server::output`] into `out` and marks them
+    /// written; returns how many. For transports that write from a buffer of their own.
+    pub fn take_output(&mut self, id: ClientId, out: &mut [u8]) -> usize {
+        let pending = self.output(id);
+        let n = pending.len().min(out.len());
+        if let (Some(dst), Some(src)) = (out.get_mut(..n), pending.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        self.consume(id, n);
+        n
+    }
+
     /// Marks `n` bytes of [`Server::output`] as written.
     pub fn consume(&mut self, id: ClientId, n: usize) {
         if let Ok(i) = self.index(id)

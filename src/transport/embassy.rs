@@ -230,16 +230,8 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
             .lock(|s| s.borrow_mut().server.feed(id, input, now).unwrap_or(0))
     }
     fn take_output(&self, id: ClientId, out: &mut [u8]) -> usize {
-        self.shared.lock(|s| {
-            let server = &mut s.borrow_mut().server;
-            let pending = server.output(id);
-            let n = pending.len().min(out.len());
-            if let (Some(dst), Some(src)) = (out.get_mut(..n), pending.get(..n)) {
-                dst.copy_from_slice(src);
-            }
-            server.consume(id, n);
-            n
-        })
+        self.shared
+            .lock(|s| s.borrow_mut().server.take_output(id, out))
     }
     fn resume(&self, id: ClientId, now: u64) -> bool {
         self.shared

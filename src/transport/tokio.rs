@@ -299,14 +299,7 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Host
         self.server.borrow_mut().feed(id, input, now).unwrap_or(0)
     }
     fn take_output(&self, id: ClientId, out: &mut [u8]) -> usize {
-        let mut server = self.server.borrow_mut();
-        let pending = server.output(id);
-        let n = pending.len().min(out.len());
-        if let (Some(dst), Some(src)) = (out.get_mut(..n), pending.get(..n)) {
-            dst.copy_from_slice(src);
-        }
-        server.consume(id, n);
-        n
+        self.server.borrow_mut().take_output(id, out)
     }
     fn resume(&self, id: ClientId, now: u64) -> bool {
         self.server.borrow_mut().resume(id, now).unwrap_or(false)
