@@ -32,7 +32,7 @@ use crate::session::{self, Host, Socket};
 use crate::stats::Stats;
 use core::cell::{Cell, RefCell};
 use embassy_net::Stack;
-use embassy_net::tcp::TcpSocket;
+use embassy_net::tcp::{State, TcpSocket};
 use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::RawMutex;
 use embassy_sync::signal::Signal;
@@ -194,8 +194,12 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
                 }
                 Some(Err(_)) | None => self.refuse(&mut socket, rbuf).await,
             }
-            socket.0.abort();
-            let _ = socket.0.flush().await;
+            // A socket that closed both ways is done; any other state is cut with a reset
+            // (the peer did not finish the close within the linger time, or vanished).
+            if !matches!(socket.0.state(), State::Closed | State::TimeWait) {
+                socket.0.abort();
+                let _ = socket.0.flush().await;
+            }
         }
     }
 
@@ -288,15 +292,17 @@ impl embedded_io_async::Write for WsSocket<'_> {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
         self.0.write(buf).await
     }
+    /// Returns at once: what was written sits in the socket's buffer, which the stack sends
+    /// by itself. (`TcpSocket::flush` waits until the peer has acknowledged everything,
+    /// which would cost a delayed ACK, often 40 ms, on every batch of replies.)
     async fn flush(&mut self) -> Result<(), Self::Error> {
-        self.0.flush().await
+        Ok(())
     }
 }
 
 impl Socket for WsSocket<'_> {
     async fn shutdown_write(&mut self) {
-        // Everything written goes out before the FIN.
-        let _ = self.0.flush().await;
+        // smoltcp sends the FIN after whatever is still queued.
         self.0.close();
     }
 }
