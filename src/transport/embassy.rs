@@ -42,7 +42,6 @@ use serde::Serialize;
 /// The server state a transport task shares with the others.
 struct Shared<'g, const N: usize, const RX: usize, const TX: usize, const G: usize> {
     server: Server<'g, N, RX, TX, G>,
-    closing: bool,
     initialized: bool,
 }
 
@@ -73,7 +72,6 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
         EmbassyServer {
             shared: Mutex::new(RefCell::new(Shared {
                 server: Server::new(config),
-                closing: false,
                 initialized: false,
             })),
             wakes: [const { Signal::new() }; N],
@@ -92,6 +90,11 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
         let r = self.shared.lock(|s| f(&mut s.borrow_mut().server));
         self.wake_flagged(None);
         r
+    }
+
+    /// Clients connected now (any phase).
+    pub fn client_count(&self) -> usize {
+        self.shared.lock(|s| s.borrow().server.client_count())
     }
 
     /// A copy of the counters.
@@ -128,11 +131,7 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
     /// with 1001 Going Away.
     pub fn shutdown(&self) {
         let now = now_ms();
-        self.shared.lock(|s| {
-            let mut s = s.borrow_mut();
-            s.closing = true;
-            s.server.close(now);
-        });
+        self.shared.lock(|s| s.borrow_mut().server.close(now));
         self.wake_flagged(None);
     }
 
@@ -179,20 +178,17 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
             if socket.0.accept(self.port).await.is_err() {
                 continue;
             }
+            // Small frames go out at once (the tokio transport sets TCP_NODELAY too).
+            socket.0.set_nagle_enabled(false);
             let now = now_ms();
-            let accepted = self.shared.lock(|s| {
-                let mut s = s.borrow_mut();
-                if s.closing {
-                    return None;
-                }
-                Some(s.server.accept(now))
-            });
+            // The server refuses (and counts) when it is full or closing.
+            let accepted = self.shared.lock(|s| s.borrow_mut().server.accept(now));
             match accepted {
-                Some(Ok(id)) => {
+                Ok(id) => {
                     debug!("client {} connected", id.as_u32());
                     session::run(self, id, &mut socket, rbuf, wbuf).await;
                 }
-                Some(Err(_)) | None => self.refuse(&mut socket, rbuf).await,
+                Err(_) => self.refuse(&mut socket, rbuf).await,
             }
             // A socket that closed both ways is done; any other state is cut with a reset
             // (the peer did not finish the close within the linger time, or vanished).
