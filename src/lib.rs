@@ -51,6 +51,8 @@ mod fmt;
 
 pub mod adapter;
 pub mod connection;
+#[cfg(feature = "ffi")]
+pub mod ffi;
 pub mod gateway;
 pub mod protocol;
 pub mod server;

@@ -579,6 +579,20 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         Ok(r?)
     }
 
+    /// Sends `{"event":..,"data":<raw JSON>}` to one client (from outside any handler).
+    /// `data` must be valid JSON.
+    pub fn send_raw(&mut self, id: ClientId, event: &str, data: &[u8]) -> Result<(), ServerError> {
+        let idx = self.index(id)?;
+        let s = self.slots.get_mut(idx).ok_or(ServerError::UnknownClient)?;
+        if !s.conn.is_open() {
+            return Err(ServerError::Send(SendError::NotOpen));
+        }
+        s.wake = true;
+        let r = send_raw_response(s.conn.outbox(), event, data);
+        self.count_send(r.map(|_| 1).map_err(|_| 1));
+        Ok(r?)
+    }
+
     /// Sends `{"event":..,"data":..}` to every open client of `gateway`.
     pub fn broadcast<T: Serialize + ?Sized>(
         &mut self,

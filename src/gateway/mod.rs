@@ -147,7 +147,8 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    fn from_envelope(e: EnvelopeError) -> Self {
+    /// The drop reason for an envelope that could not be parsed.
+    pub fn from_envelope(e: EnvelopeError) -> Self {
         match e {
             EnvelopeError::NotAnObject => DropReason::NotAnObject,
             EnvelopeError::NoEvent => DropReason::NoEvent,
@@ -271,6 +272,25 @@ impl<'a> Context<'a> {
     /// The gateway handling it.
     pub fn gateway(&self) -> GatewayId {
         self.gateway
+    }
+
+    /// Counts a message dropped without a handler (for [`Service`] implementations).
+    pub fn count_drop(&mut self, reason: DropReason) {
+        self.stats.count_drop(reason);
+    }
+
+    /// Counts a message that reached a handler (for [`Service`] implementations).
+    pub fn count_dispatched(&mut self) {
+        self.stats.dispatched = self.stats.dispatched.wrapping_add(1);
+    }
+
+    /// Sends NestJS's exception frame for a failed handler of `pattern` with this message,
+    /// and counts it (for [`Service`] implementations).
+    pub fn exception(&mut self, message: &str, pattern: &str, data: Option<&[u8]>) {
+        self.stats.exceptions = self.stats.exceptions.wrapping_add(1);
+        if send_exception_message(self.tx, message, pattern, data).is_err() {
+            self.stats.send_failed = self.stats.send_failed.wrapping_add(1);
+        }
     }
 
     /// The close the handler asked for, if any (taken by the server).
@@ -449,27 +469,38 @@ pub fn send_exception(
     pattern: &str,
     data: Option<&[u8]>,
 ) -> Result<(), SendError> {
+    match err {
+        HandlerError::WsObject(obj) => out.send_with(OpCode::Text, &mut |buf| {
+            let mut w = Writer { buf, len: 0 };
+            w.bytes(b"{\"event\":\"exception\",\"data\":")?;
+            w.compact(obj.as_bytes())?;
+            w.bytes(b"}")?;
+            Some(w.len)
+        }),
+        HandlerError::Ws(message) => send_exception_message(out, message, pattern, data),
+        _ => send_exception_message(out, "Internal server error", pattern, data),
+    }
+}
+
+/// Writes `{"event":"exception","data":{"status":"error","message":<message>,"cause":
+/// {"pattern":<pattern>,"data":<data>}}}`, as NestJS's `BaseWsExceptionFilter` sends it.
+pub fn send_exception_message(
+    out: &mut dyn Outbox,
+    message: &str,
+    pattern: &str,
+    data: Option<&[u8]>,
+) -> Result<(), SendError> {
     out.send_with(OpCode::Text, &mut |buf| {
         let mut w = Writer { buf, len: 0 };
-        w.bytes(b"{\"event\":\"exception\",\"data\":")?;
-        if let HandlerError::WsObject(obj) = err {
-            w.compact(obj.as_bytes())?;
-        } else {
-            let message = match err {
-                HandlerError::Ws(m) => m,
-                _ => "Internal server error",
-            };
-            w.bytes(b"{\"status\":\"error\",\"message\":")?;
-            w.json_string(message)?;
-            w.bytes(b",\"cause\":{\"pattern\":")?;
-            w.json_string(pattern)?;
-            if let Some(d) = data {
-                w.bytes(b",\"data\":")?;
-                w.compact(d)?;
-            }
-            w.bytes(b"}}")?;
+        w.bytes(b"{\"event\":\"exception\",\"data\":{\"status\":\"error\",\"message\":")?;
+        w.json_string(message)?;
+        w.bytes(b",\"cause\":{\"pattern\":")?;
+        w.json_string(pattern)?;
+        if let Some(d) = data {
+            w.bytes(b",\"data\":")?;
+            w.compact(d)?;
         }
-        w.bytes(b"}")?;
+        w.bytes(b"}}}")?;
         Some(w.len)
     })
 }
