@@ -12,16 +12,37 @@
 //! Nothing here allocates: the server, the signals and every buffer are sized at compile
 //! time and live in `static`s (`StaticCell`) or in the tasks. Time comes from `embassy-time`.
 //!
-//! ```ignore
-//! static SERVER: StaticCell<EmbassyServer<NoopRawMutex, 4>> = StaticCell::new();
+//! ```no_run
+//! use embassy_executor::Spawner;
+//! use embassy_net::Stack;
+//! use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+//! use static_cell::StaticCell;
+//! use wsgate::gateway::Gateway;
+//! use wsgate::transport::embassy::EmbassyServer;
+//! use wsgate::{Config, WebSocketAdapter};
+//!
+//! type Ws = EmbassyServer<NoopRawMutex, 4>; // 4 slots of 2 KiB + 2 KiB buffers
+//! static SERVER: StaticCell<Ws> = StaticCell::new();
 //! static EVENTS: StaticCell<Gateway<(), 8>> = StaticCell::new();
 //!
-//! #[embassy_executor::task(pool_size = 5)] // 4 slots + 1 to answer 503
-//! async fn ws_task(stack: Stack<'static>, server: &'static EmbassyServer<NoopRawMutex, 4>) -> ! {
-//!     let (mut rx, mut tx) = ([0u8; 2048], [0u8; 2048]);
-//!     let (mut rbuf, mut wbuf) = ([0u8; 1024], [0u8; 2048]);
+//! #[embassy_executor::task(pool_size = 5)] // 4 slots + 1 that answers 503
+//! async fn ws_task(stack: Stack<'static>, server: &'static Ws) -> ! {
+//!     let (mut rx, mut tx) = ([0u8; 2048], [0u8; 2048]); // the TCP socket's buffers
+//!     let (mut rbuf, mut wbuf) = ([0u8; 1024], [0u8; 2048]); // the session's
 //!     server.run_slot(stack, &mut rx, &mut tx, &mut rbuf, &mut wbuf).await
 //! }
+//!
+//! fn start(spawner: Spawner, stack: Stack<'static>) {
+//!     let events = EVENTS.init(Gateway::new("/", ()));
+//!     events.on("echo", |_, cx, data| Ok(cx.reply_raw("echo", data.json())?)).unwrap();
+//!     let mut server = Ws::new(80, Config::DEFAULT);
+//!     server.bind_message_handlers(events).unwrap();
+//!     let server: &'static Ws = SERVER.init(server);
+//!     for _ in 0..5 {
+//!         spawner.spawn(ws_task(stack, server).unwrap());
+//!     }
+//! }
+//! # fn main() {}
 //! ```
 
 use crate::adapter::{ConnectCallback, DisconnectCallback, WebSocketAdapter};
