@@ -108,7 +108,9 @@ impl core::fmt::Display for SendError {
         f.write_str(match self {
             SendError::Full => "transmit buffer full: the frame does not fit now",
             SendError::NotOpen => "connection is not open",
-            SendError::Serialize => "value could not be serialised as JSON",
+            SendError::Serialize => {
+                "not JSON in UTF-8: the value could not be written as a text frame"
+            }
         })
     }
 }

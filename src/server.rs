@@ -349,7 +349,8 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             return Err(Refused::Full);
         };
         slot.in_use = true;
-        slot.generation = slot.generation.wrapping_add(1);
+        // Generation 0 is never used, so no client id is ever 0 (C treats 0 as "none").
+        slot.generation = slot.generation.wrapping_add(1).max(1);
         slot.gateway = None;
         slot.wake = false;
         slot.reported = false;

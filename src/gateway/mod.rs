@@ -313,7 +313,8 @@ impl<'a> Context<'a> {
     }
 
     /// Sends `{"event":"<event>","data":<raw JSON>}`; `data` must be valid JSON (insignificant
-    /// whitespace is removed, as `JSON.stringify` would print it).
+    /// whitespace is removed, as `JSON.stringify` would print it); empty `data` sends
+    /// `{"event":"<event>"}`.
     pub fn reply_raw(&mut self, event: &str, data: &[u8]) -> Result<(), SendError> {
         let r = send_raw_response(self.tx, event, data);
         self.count_send(r)
@@ -329,9 +330,13 @@ impl<'a> Context<'a> {
 
     /// Sends raw JSON text as it is (whitespace compacted). `json` must be valid JSON.
     pub fn send_raw_json(&mut self, json: &[u8]) -> Result<(), SendError> {
-        let r = self
-            .tx
-            .send_with(OpCode::Text, &mut |buf| envelope::compact_json(json, buf));
+        let r = if core::str::from_utf8(json).is_err() {
+            // A text frame must be UTF-8.
+            Err(SendError::Serialize)
+        } else {
+            self.tx
+                .send_with(OpCode::Text, &mut |buf| envelope::compact_json(json, buf))
+        };
         self.count_send(r)
     }
 
@@ -422,13 +427,22 @@ pub fn send_response<T: Serialize + ?Sized>(
 }
 
 /// Writes `{"event":"<event>","data":<raw JSON>}` as one text frame.
+///
+/// Empty `data` means no data: `{"event":"<event>"}`, as `JSON.stringify` writes a
+/// response whose `data` is `undefined`. `data` that is not UTF-8 is refused
+/// ([`SendError::Serialize`]): a text frame must be UTF-8.
 pub fn send_raw_response(out: &mut dyn Outbox, event: &str, data: &[u8]) -> Result<(), SendError> {
+    if core::str::from_utf8(data).is_err() {
+        return Err(SendError::Serialize);
+    }
     out.send_with(OpCode::Text, &mut |buf| {
         let mut w = Writer { buf, len: 0 };
         w.bytes(b"{\"event\":")?;
         w.json_string(event)?;
-        w.bytes(b",\"data\":")?;
-        w.compact(data)?;
+        if !data.is_empty() {
+            w.bytes(b",\"data\":")?;
+            w.compact(data)?;
+        }
         w.bytes(b"}")?;
         Some(w.len)
     })
@@ -759,6 +773,11 @@ impl<S, const H: usize> Service for Gateway<S, H> {
         }
     }
     fn dispatch(&mut self, cx: &mut Context<'_>, message: &[u8], binary: bool) {
+        // A text message was checked on arrival; JSON in a binary one must be UTF-8 too,
+        // or replies quoting it would not be valid text frames.
+        if binary && core::str::from_utf8(message).is_err() {
+            return self.drop_message(cx, DropReason::InvalidJson);
+        }
         let env = match (self.parser)(message) {
             Ok(env) => env,
             Err(e) => return self.drop_message(cx, DropReason::from_envelope(e)),
