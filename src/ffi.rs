@@ -92,22 +92,27 @@ type CoreServer =
     Server<'static, WSGATE_MAX_CLIENTS, WSGATE_MAX_MESSAGE, WSGATE_TX_BUFFER, WSGATE_MAX_GATEWAYS>;
 
 /// A server, living in memory the caller provides. Opaque.
-#[repr(C)]
+// Not `#[repr(C)]`: cbindgen then declares it as an incomplete type (`typedef struct
+// wsgate_server wsgate_server;`) instead of a struct with a zero-length array, which ISO C
+// forbids. Only pointers to it cross the boundary.
 pub struct wsgate_server {
     _opaque: [u8; 0],
 }
 
 /// The context of one handler call. Opaque; valid only during that call.
-#[repr(C)]
+// Not `#[repr(C)]`, as `wsgate_server`.
 pub struct wsgate_ctx {
     _opaque: [u8; 0],
 }
 
-/// A message handler. `data` is the raw JSON text of the message's `data` (not
-/// NUL-terminated; NULL with `data_len` 0 when the message had no `data`), valid during the
-/// call. Reply with `wsgate_reply` and friends. Return 0 for success; any other value makes
-/// the client get NestJS's exception frame, with the message given to `wsgate_throw` (or
-/// "Internal server error").
+/// A message handler, bound with `wsgate_bind_message_handler`; runs inside the
+/// `wsgate_feed` call that completed the message. `data` is the raw JSON text of the
+/// message's `data` (not NUL-terminated; NULL with `data_len` 0 when the message had no
+/// `data`), valid during the call only: copy what you keep. `ctx` is valid during the call
+/// only. `user` is the pointer given when binding. Reply with `wsgate_reply` and friends;
+/// calls on the server itself return `WSGATE_ERR_BUSY` here. Return 0 for success; any
+/// other value makes the client get NestJS's exception frame, with the message given to
+/// `wsgate_throw` (or "Internal server error").
 pub type wsgate_handler = Option<
     unsafe extern "C" fn(
         ctx: *mut wsgate_ctx,
@@ -117,12 +122,17 @@ pub type wsgate_handler = Option<
     ) -> i32,
 >;
 
-/// Called after a client's upgrade, with the gateway's path (not NUL-terminated).
+/// Called after a client's upgrade (inside the `wsgate_feed` call that completed it), with
+/// the path of its gateway as given to `wsgate_add_gateway` (a pattern such as
+/// `/rooms/:id`; not NUL-terminated, valid during the call) and the `user` pointer given
+/// to `wsgate_bind_client_connect`. Calls on the server return `WSGATE_ERR_BUSY` here.
 pub type wsgate_connect_cb =
     Option<unsafe extern "C" fn(client: u32, path: *const u8, path_len: usize, user: *mut c_void)>;
 
 /// Called once when an upgraded client leaves, with its close code (1006: no close
-/// handshake).
+/// handshake), inside the call that ended it (`wsgate_feed`, `wsgate_poll` or
+/// `wsgate_release`). The id is not usable for sending any more. Calls on the server return
+/// `WSGATE_ERR_BUSY` here.
 pub type wsgate_disconnect_cb =
     Option<unsafe extern "C" fn(client: u32, code: u16, user: *mut c_void)>;
 
@@ -265,10 +275,12 @@ impl CGateway {
 }
 
 /// What a handler's `wsgate_ctx` points to, for the length of one call.
+/// cbindgen:ignore
+#[repr(C)]
 struct CallCtx<'a, 'b> {
+    /// First, so a handle of the wrong kind is recognised by layout, not by chance.
     magic: u32,
     cx: &'a mut Context<'b>,
-    gateway: GatewayId,
     thrown: heapless::String<WSGATE_MAX_THROW>,
 }
 
@@ -309,7 +321,11 @@ impl Service for CGateway {
             unsafe { cb(client.as_u32(), code.as_u16(), self.disconnect_user) };
         }
     }
-    fn dispatch(&mut self, cx: &mut Context<'_>, message: &[u8], _binary: bool) {
+    fn dispatch(&mut self, cx: &mut Context<'_>, message: &[u8], binary: bool) {
+        // JSON in a binary frame must be UTF-8 too: replies quote it in text frames.
+        if binary && core::str::from_utf8(message).is_err() {
+            return cx.count_drop(DropReason::InvalidJson);
+        }
         let env = match parse_envelope(message) {
             Ok(env) => env,
             Err(e) => return cx.count_drop(DropReason::from_envelope(e)),
@@ -322,11 +338,9 @@ impl Service for CGateway {
             Some(d) => (d.as_ptr(), d.len()),
             None => (ptr::null(), 0),
         };
-        let gateway = cx.gateway();
         let mut call = CallCtx {
             magic: CTX_MAGIC,
             cx,
-            gateway,
             thrown: heapless::String::new(),
         };
         let ctx = ptr::addr_of_mut!(call).cast::<wsgate_ctx>();
@@ -351,8 +365,10 @@ impl Service for CGateway {
 #[repr(C)]
 struct FfiServer {
     magic: u32,
-    busy: bool,
-    started: bool,
+    /// 0 or 1; a `u8` so that overwritten memory is never an invalid `bool`.
+    busy: u8,
+    /// 0 or 1, a `u8` for the same reason.
+    started: u8,
     gateway_count: u8,
     connect: wsgate_connect_cb,
     connect_user: *mut c_void,
@@ -390,10 +406,10 @@ impl Entered {
             if (*p).magic != MAGIC {
                 return Err(WSGATE_ERR_BAD_HANDLE);
             }
-            if (*p).busy {
+            if (*p).busy != 0 {
                 return Err(WSGATE_ERR_BUSY);
             }
-            (*p).busy = true;
+            (*p).busy = 1;
         }
         Ok(Entered(p))
     }
@@ -408,7 +424,7 @@ impl Entered {
 
     fn started(&self) -> bool {
         // SAFETY: checked pointer; a plain field read.
-        unsafe { (*self.0).started }
+        unsafe { (*self.0).started != 0 }
     }
 
     /// Binds the gateways to the core server, once, before the first client.
@@ -420,7 +436,7 @@ impl Entered {
         // SAFETY: checked pointer. Each gateway is borrowed once, here, for as long as the
         // server lives; nothing else touches `gateways` after `started` is set.
         unsafe {
-            (*p).started = true;
+            (*p).started = 1;
             let count = usize::from((*p).gateway_count).min(WSGATE_MAX_GATEWAYS);
             for i in 0..count {
                 let g: &'static mut CGateway = &mut *addr_of_mut!((*p).gateways[i]);
@@ -438,7 +454,7 @@ impl Entered {
 impl Drop for Entered {
     fn drop(&mut self) {
         // SAFETY: checked pointer; a plain field write.
-        unsafe { (*self.0).busy = false };
+        unsafe { (*self.0).busy = 0 };
     }
 }
 
@@ -498,8 +514,23 @@ unsafe fn c_bytes<'a>(p: *const u8, len: usize) -> Result<&'a [u8], i32> {
 unsafe fn c_json<'a>(p: *const u8, len: usize) -> Result<&'a [u8], i32> {
     // SAFETY: forwarded contract.
     let json = unsafe { c_bytes(p, len) }?;
+    // JSON goes out in a text frame, which must be UTF-8.
+    core::str::from_utf8(json).map_err(|_| WSGATE_ERR_BAD_JSON)?;
     envelope::validate_json(json).map_err(|_| WSGATE_ERR_BAD_JSON)?;
     Ok(json)
+}
+
+/// Like [`c_json`], but NULL with length 0 means "no data" (an empty slice): the frame is
+/// then `{"event":..}` without `data`, as `JSON.stringify` writes an undefined `data`.
+///
+/// # Safety
+/// As [`c_bytes`].
+unsafe fn c_json_opt<'a>(p: *const u8, len: usize) -> Result<&'a [u8], i32> {
+    if p.is_null() && len == 0 {
+        return Ok(&[]);
+    }
+    // SAFETY: forwarded contract.
+    unsafe { c_json(p, len) }
 }
 
 fn server_error(e: ServerError) -> i32 {
@@ -514,6 +545,7 @@ fn server_error(e: ServerError) -> i32 {
 fn send_error(e: crate::connection::SendError) -> i32 {
     match e {
         crate::connection::SendError::NotOpen => WSGATE_ERR_NOT_OPEN,
+        crate::connection::SendError::Serialize => WSGATE_ERR_BAD_JSON,
         _ => WSGATE_ERR_SEND_FULL,
     }
 }
@@ -538,14 +570,16 @@ unsafe fn put<T>(out: *mut T, v: T) -> Result<(), i32> {
     Ok(())
 }
 
-/// The exact number of bytes `wsgate_create` needs in this build.
+/// The exact number of bytes `wsgate_create` needs in this build (at most
+/// `WSGATE_SERVER_SIZE`, which is the figure to size static memory with).
 #[unsafe(no_mangle)]
 pub extern "C" fn wsgate_server_size() -> usize {
     core::mem::size_of::<FfiServer>()
 }
 
 /// Fills `out` with the default settings (handshake 5 s, ping after 30 s, pong within 10 s,
-/// close within 2 s, 2 KiB heads, reply room 1 KiB).
+/// close within 2 s, heads up to `WSGATE_MAX_MESSAGE` bytes, reply room 1 KiB): the ones
+/// `wsgate_create` uses when given NULL. Returns `WSGATE_OK`, or `WSGATE_ERR_NULL`.
 ///
 /// # Safety
 /// `out` is NULL or valid for a write.
@@ -564,10 +598,15 @@ pub unsafe extern "C" fn wsgate_config_default(out: *mut wsgate_config) -> i32 {
     result(unsafe { put(out, c) })
 }
 
-/// NestJS `create`: builds a server in `memory` (`size` bytes, aligned to
-/// `WSGATE_SERVER_ALIGN`) and stores its handle in `*out`. `config` may be NULL for the
-/// defaults. The memory belongs to the server until the program stops using it; wsgate never
-/// frees it (there is nothing to free).
+/// NestJS `create`: builds a server in `memory` (`size` bytes, at least
+/// `wsgate_server_size()`, aligned to `WSGATE_SERVER_ALIGN`) and stores its handle in
+/// `*out`. `config` may be NULL for the defaults; it is copied. The memory belongs to the
+/// server until the program stops using it; wsgate never frees it (there is nothing to free
+/// or destroy). Creating again in the same memory starts a new, empty server (no callbacks
+/// run for the old one's clients). Then add gateways and bind handlers, and accept clients.
+///
+/// Errors: `WSGATE_ERR_NULL` (`memory` or `out`), `WSGATE_ERR_TOO_SMALL` (`size`),
+/// `WSGATE_ERR_ALIGN` (`memory`); `*out` is untouched then.
 ///
 /// # Safety
 /// `memory` is NULL or valid for writes of `size` bytes, not used for anything else while
@@ -599,7 +638,11 @@ pub unsafe extern "C" fn wsgate_create(
             pong_timeout_ms: c.pong_timeout_ms,
             close_timeout_ms: c.close_timeout_ms,
         };
-        cfg.max_head = (c.max_head as usize).min(WSGATE_MAX_MESSAGE);
+        // 0 (a zeroed config) means the largest head the receive buffer holds.
+        cfg.max_head = match c.max_head {
+            0 => WSGATE_MAX_MESSAGE,
+            n => (n as usize).min(WSGATE_MAX_MESSAGE),
+        };
         cfg.reply_room = c.reply_room as usize;
     }
     let p = memory.cast::<FfiServer>();
@@ -608,8 +651,8 @@ pub unsafe extern "C" fn wsgate_create(
     unsafe {
         p.write(FfiServer {
             magic: MAGIC,
-            busy: false,
-            started: false,
+            busy: 0,
+            started: 0,
             gateway_count: 0,
             connect: None,
             connect_user: ptr::null_mut(),
@@ -623,8 +666,16 @@ pub unsafe extern "C" fn wsgate_create(
     WSGATE_OK
 }
 
-/// Adds a gateway at `path` (NUL-terminated; `ws/` is `/ws`, `""` is `/`, `:name` segments
-/// match any segment) and stores its id in `*gateway_out`. Before the first `wsgate_accept`.
+/// Adds a gateway at `path` (NUL-terminated, copied; `ws/` is `/ws`, `""` is `/`, `:name`
+/// segments match any one segment) and stores its id in `*gateway_out`: 0, 1, 2... in the
+/// order added. An upgrade request goes to the first gateway whose path matches; no match
+/// gets 404. Before the first `wsgate_accept`.
+///
+/// Errors: `WSGATE_ERR_NULL`, `WSGATE_ERR_INVALID` (not UTF-8, or longer than
+/// `WSGATE_MAX_PATH` bytes), `WSGATE_ERR_DUPLICATE` (a gateway matches the same paths:
+/// `/a`, `a/` and `//a` are one path, `/r/:x` and `/r/:y` one pattern),
+/// `WSGATE_ERR_TABLE_FULL` (`WSGATE_MAX_GATEWAYS`), `WSGATE_ERR_STARTED`, and for the
+/// handle `WSGATE_ERR_BAD_HANDLE` and `WSGATE_ERR_BUSY` (as every call on the server).
 ///
 /// # Safety
 /// `server` comes from `wsgate_create`; `path` is a NUL-terminated string; `gateway_out` is
@@ -676,8 +727,14 @@ pub unsafe extern "C" fn wsgate_add_gateway(
 }
 
 /// NestJS `bindMessageHandlers`, one handler at a time: `handler` runs for messages whose
-/// `event` is `event` (NUL-terminated, copied) on `gateway`, with `user` passed through.
-/// Before the first `wsgate_accept`.
+/// `event` is `event` (NUL-terminated, copied; compared byte for byte) on `gateway`, with
+/// `user` passed through. Messages with no handler are dropped (counted in
+/// `wsgate_stats.dropped`). Before the first `wsgate_accept`.
+///
+/// Errors: `WSGATE_ERR_NULL` (`event` or `handler`), `WSGATE_ERR_UNKNOWN_GATEWAY`,
+/// `WSGATE_ERR_INVALID` (not UTF-8, or longer than `WSGATE_MAX_EVENT` bytes),
+/// `WSGATE_ERR_DUPLICATE` (this event on this gateway), `WSGATE_ERR_TABLE_FULL`
+/// (`WSGATE_MAX_HANDLERS` per gateway), `WSGATE_ERR_STARTED`.
 ///
 /// # Safety
 /// `server` comes from `wsgate_create`; `event` is a NUL-terminated string; `handler` is a
@@ -731,7 +788,8 @@ pub unsafe extern "C" fn wsgate_bind_message_handler(
     }
 }
 
-/// NestJS `bindClientConnect`: `cb` runs after each upgrade. Before the first accept.
+/// NestJS `bindClientConnect`: `cb` runs after each upgrade, on every gateway, with `user`.
+/// NULL unbinds. Before the first accept (else `WSGATE_ERR_STARTED`).
 ///
 /// # Safety
 /// `server` comes from `wsgate_create`; `cb` and `user` stay valid while the server is used.
@@ -754,8 +812,8 @@ pub unsafe extern "C" fn wsgate_bind_client_connect(
     }
 }
 
-/// NestJS `bindClientDisconnect`: `cb` runs once per upgraded client when it leaves.
-/// Before the first accept.
+/// NestJS `bindClientDisconnect`: `cb` runs once per upgraded client when it leaves, with
+/// `user`. NULL unbinds. Before the first accept (else `WSGATE_ERR_STARTED`).
 ///
 /// # Safety
 /// As `wsgate_bind_client_connect`.
@@ -778,8 +836,9 @@ pub unsafe extern "C" fn wsgate_bind_client_disconnect(
     }
 }
 
-/// NestJS `close`: refuse new clients and close every client with 1001 Going Away (those
-/// still in their handshake get 503). Keep feeding, writing and releasing until they leave.
+/// NestJS `close`: refuse new clients (`wsgate_accept` then returns `WSGATE_ERR_CLOSED`)
+/// and close every client with 1001 Going Away (those still in their handshake get 503).
+/// Keep feeding, writing, polling and releasing until every `wsgate_wants_close` says 1.
 ///
 /// # Safety
 /// `server` comes from `wsgate_create`.
@@ -796,6 +855,10 @@ pub unsafe extern "C" fn wsgate_close(server: *mut wsgate_server, now_ms: u64) -
 
 /// A new TCP connection: stores its client id in `*client_out`. On `WSGATE_ERR_FULL` or
 /// `WSGATE_ERR_CLOSED`, write `wsgate_full_response()` to the socket and close it.
+///
+/// A client id is never 0; it names one connection: once released, its slot's next client
+/// gets a different id and the old one gives `WSGATE_ERR_UNKNOWN_CLIENT`. The first accept
+/// ends binding: gateways and handlers are fixed from then on.
 ///
 /// # Safety
 /// `server` comes from `wsgate_create`; `client_out` is valid for a write.
@@ -842,7 +905,12 @@ pub unsafe extern "C" fn wsgate_full_response(len: *mut usize) -> *const u8 {
 /// Bytes read from `client`'s socket. `*consumed` receives how many were used: when fewer
 /// than `len`, write the output out first, then feed the rest. After writing output out,
 /// also call `wsgate_feed` with `len` 0: a message that waited for transmit room is
-/// dispatched then. Handlers and callbacks run inside this call.
+/// dispatched then. Handlers and callbacks run inside this call; they may queue frames for
+/// other clients too (broadcasts), so check every client's `wsgate_output` afterwards.
+/// Then check `wsgate_wants_close`.
+///
+/// Errors: `WSGATE_ERR_NULL` (`consumed`, or `data` with `len` > 0),
+/// `WSGATE_ERR_UNKNOWN_CLIENT`.
 ///
 /// # Safety
 /// `server` comes from `wsgate_create`; `data` points to `len` readable bytes (or is NULL
@@ -877,9 +945,12 @@ pub unsafe extern "C" fn wsgate_feed(
     }
 }
 
-/// The bytes to write to `client`'s socket now: `*data` and `*len` (0 when nothing waits).
-/// The pointer stays valid until the next call on this server. Then call `wsgate_consume`
-/// with how many were written.
+/// The bytes to write to `client`'s socket now: `*data` and `*len` (0 when nothing waits;
+/// at most `WSGATE_TX_BUFFER`). The bytes live in the server's memory and stay valid until
+/// the next call on this server: write them (or copy them), then call `wsgate_consume` with
+/// how many were written, and ask again until `*len` is 0.
+///
+/// Errors: `WSGATE_ERR_NULL`, `WSGATE_ERR_UNKNOWN_CLIENT`.
 ///
 /// # Safety
 /// `server` comes from `wsgate_create`; `data` and `len` are valid for a write.
@@ -909,7 +980,8 @@ pub unsafe extern "C" fn wsgate_output(
     }
 }
 
-/// Marks `n` bytes of `wsgate_output` as written.
+/// Marks the first `n` bytes of `wsgate_output` as written (more than there are counts as
+/// all of them). Errors: `WSGATE_ERR_UNKNOWN_CLIENT`.
 ///
 /// # Safety
 /// `server` comes from `wsgate_create`.
@@ -945,6 +1017,7 @@ pub unsafe extern "C" fn wsgate_wants_close(server: *mut wsgate_server, client: 
 
 /// The socket of `client` is closed (by you after `wsgate_wants_close`, or by the peer, or
 /// it failed): frees the slot, reporting a disconnect (1006) if the WebSocket had not ended.
+/// The id is dead afterwards. Errors: `WSGATE_ERR_UNKNOWN_CLIENT` (e.g. released twice).
 ///
 /// # Safety
 /// `server` comes from `wsgate_create`.
@@ -963,8 +1036,10 @@ pub unsafe extern "C" fn wsgate_release(server: *mut wsgate_server, client: u32)
     }
 }
 
-/// Runs every client's timers at `now_ms`: handshake timeout, pings, idle and close
-/// timeouts. Call it at least by `wsgate_next_deadline`.
+/// Runs every client's timers at `now_ms`: handshake timeout (408), pings, idle and close
+/// timeouts. Call it at least by `wsgate_next_deadline`; then write every client's
+/// `wsgate_output` and check `wsgate_wants_close`. `now_ms` is any monotonic millisecond
+/// clock, the same one given to the other calls.
 ///
 /// # Safety
 /// `server` comes from `wsgate_create`.
@@ -1003,7 +1078,14 @@ pub unsafe extern "C" fn wsgate_next_deadline(
     }
 }
 
-/// Sends `{"event":<event>,"data":<json>}` to `client` (`json` is raw JSON text, checked).
+/// Sends `{"event":<event>,"data":<json>}` to `client` (`json` is `len` bytes of raw JSON
+/// text, checked and compacted; `event` is NUL-terminated). From outside handlers; inside
+/// one use `wsgate_reply` or `wsgate_ctx_broadcast`.
+///
+/// Errors: `WSGATE_ERR_NULL`, `WSGATE_ERR_INVALID` (`event` not UTF-8 or longer than
+/// `WSGATE_MAX_EVENT`), `WSGATE_ERR_BAD_JSON`, `WSGATE_ERR_UNKNOWN_CLIENT`,
+/// `WSGATE_ERR_NOT_OPEN` (in its handshake, or closing), `WSGATE_ERR_SEND_FULL` (no room in
+/// its transmit buffer now: write its output out first).
 ///
 /// # Safety
 /// `server` comes from `wsgate_create`; `event` is a NUL-terminated string; `json` points to
@@ -1019,7 +1101,7 @@ pub unsafe extern "C" fn wsgate_send(
     // SAFETY: forwarded contracts.
     unsafe {
         with_server(server, |e| {
-            let (event, json) = match (c_str(event, WSGATE_MAX_EVENT), c_json(json, len)) {
+            let (event, json) = match (c_str(event, WSGATE_MAX_EVENT), c_json_opt(json, len)) {
                 (Ok(ev), Ok(j)) => (ev, j),
                 (Err(code), _) | (_, Err(code)) => return code,
             };
@@ -1036,8 +1118,10 @@ pub unsafe extern "C" fn wsgate_send(
     }
 }
 
-/// Sends `{"event":<event>,"data":<json>}` to every open client of `gateway`; `*dropped`
-/// (may be NULL) receives how many clients had no room for it. Returns how many got it.
+/// Sends `{"event":<event>,"data":<json>}` to every open client of `gateway` (clients in
+/// their handshake or closing are skipped); `*dropped` (may be NULL) receives how many
+/// clients had no room for it. Returns how many got it (0 or more), or an error as
+/// `wsgate_send` (`WSGATE_ERR_UNKNOWN_GATEWAY` for the gateway).
 ///
 /// # Safety
 /// As `wsgate_send`; `dropped` is NULL or valid for a write.
@@ -1053,7 +1137,7 @@ pub unsafe extern "C" fn wsgate_broadcast(
     // SAFETY: forwarded contracts.
     unsafe {
         with_server(server, |e| {
-            let (event, json) = match (c_str(event, WSGATE_MAX_EVENT), c_json(json, len)) {
+            let (event, json) = match (c_str(event, WSGATE_MAX_EVENT), c_json_opt(json, len)) {
                 (Ok(ev), Ok(j)) => (ev, j),
                 (Err(code), _) | (_, Err(code)) => return code,
             };
@@ -1071,7 +1155,10 @@ pub unsafe extern "C" fn wsgate_broadcast(
     }
 }
 
-/// Closes `client` with `code` (1000, or 3000-4999 for the application).
+/// Starts closing `client` with `code` (1000-1003, 1007-1014, or 3000-4999 for the
+/// application): the close frame is queued, and `wsgate_wants_close` says 1 once the client
+/// answered (or the close timeout passed). Errors: `WSGATE_ERR_INVALID` (`code`),
+/// `WSGATE_ERR_UNKNOWN_CLIENT`.
 ///
 /// # Safety
 /// `server` comes from `wsgate_create`.
@@ -1099,7 +1186,7 @@ pub unsafe extern "C" fn wsgate_close_client(
     }
 }
 
-/// Copies the counters into `*out`.
+/// Copies the counters into `*out`. Errors: `WSGATE_ERR_NULL`.
 ///
 /// # Safety
 /// `server` comes from `wsgate_create`; `out` is valid for a write.
@@ -1124,6 +1211,14 @@ unsafe fn call_ctx<'x>(ctx: *mut wsgate_ctx) -> Result<&'x mut CallCtx<'x, 'x>, 
     if ctx.is_null() {
         return Err(WSGATE_ERR_NULL);
     }
+    // A misaligned pointer cannot be a context (and reading `magic` through it would be
+    // undefined behaviour): refuse it as `Entered::new` refuses a misaligned server.
+    if !ctx
+        .addr()
+        .is_multiple_of(core::mem::align_of::<CallCtx<'_, '_>>())
+    {
+        return Err(WSGATE_ERR_BAD_HANDLE);
+    }
     let c = ctx.cast::<CallCtx<'x, 'x>>();
     // SAFETY: by the contract `ctx` points to the live `CallCtx` of the running handler
     // (its `magic` field is an integer, readable whatever the bits).
@@ -1136,7 +1231,13 @@ unsafe fn call_ctx<'x>(ctx: *mut wsgate_ctx) -> Result<&'x mut CallCtx<'x, 'x>, 
 }
 
 /// In a handler: sends `{"event":<event>,"data":<json>}` to the client (a NestJS
-/// `WsResponse`).
+/// `WsResponse`). `event` (NUL-terminated) and `json` (`len` bytes of raw JSON, checked and
+/// compacted) are copied into the client's transmit buffer.
+///
+/// Errors: `WSGATE_ERR_NULL`, `WSGATE_ERR_BAD_HANDLE` (`ctx` is not the running handler's),
+/// `WSGATE_ERR_INVALID` (`event`), `WSGATE_ERR_BAD_JSON`, `WSGATE_ERR_SEND_FULL` (the reply
+/// does not fit what is left of the client's `WSGATE_TX_BUFFER`: the handler may return
+/// non-zero to send an exception instead), `WSGATE_ERR_NOT_OPEN`.
 ///
 /// # Safety
 /// `ctx` is the handler's context, used during the call; `event` is a NUL-terminated
@@ -1154,7 +1255,7 @@ pub unsafe extern "C" fn wsgate_reply(
             Ok(c) => c,
             Err(code) => return code,
         };
-        let (event, json) = match (c_str(event, WSGATE_MAX_EVENT), c_json(json, len)) {
+        let (event, json) = match (c_str(event, WSGATE_MAX_EVENT), c_json_opt(json, len)) {
             (Ok(ev), Ok(j)) => (ev, j),
             (Err(code), _) | (_, Err(code)) => return code,
         };
@@ -1166,7 +1267,7 @@ pub unsafe extern "C" fn wsgate_reply(
 }
 
 /// In a handler: sends a JSON value as it is (what a NestJS handler returning a plain value
-/// sends).
+/// sends), compacted. Errors as `wsgate_reply`.
 ///
 /// # Safety
 /// As `wsgate_reply`.
@@ -1182,6 +1283,10 @@ pub unsafe extern "C" fn wsgate_reply_json(
             Ok(c) => c,
             Err(code) => return code,
         };
+        if json.is_null() && len == 0 {
+            // No value, no frame (a NestJS handler returning `undefined`).
+            return WSGATE_OK;
+        }
         let json = match c_json(json, len) {
             Ok(j) => j,
             Err(code) => return code,
@@ -1193,8 +1298,9 @@ pub unsafe extern "C" fn wsgate_reply_json(
     }
 }
 
-/// In a handler: sends `{"event":<event>,"data":<json>}` to every client of this gateway,
-/// this one included. Returns how many got it; `*dropped` (may be NULL) how many had no room.
+/// In a handler: sends `{"event":<event>,"data":<json>}` to every open client of this
+/// gateway, this one included. Returns how many got it; `*dropped` (may be NULL) how many had
+/// no room. Errors as `wsgate_reply`.
 ///
 /// # Safety
 /// As `wsgate_reply`; `dropped` is NULL or valid for a write.
@@ -1212,11 +1318,10 @@ pub unsafe extern "C" fn wsgate_ctx_broadcast(
             Ok(c) => c,
             Err(code) => return code,
         };
-        let (event, json) = match (c_str(event, WSGATE_MAX_EVENT), c_json(json, len)) {
+        let (event, json) = match (c_str(event, WSGATE_MAX_EVENT), c_json_opt(json, len)) {
             (Ok(ev), Ok(j)) => (ev, j),
             (Err(code), _) | (_, Err(code)) => return code,
         };
-        let _ = call.gateway;
         let b = call.cx.broadcast_raw(event, json);
         if !dropped.is_null() {
             dropped.write(u32::from(b.dropped));
@@ -1225,7 +1330,9 @@ pub unsafe extern "C" fn wsgate_ctx_broadcast(
     }
 }
 
-/// In a handler: closes this client with `code` once the handler returns.
+/// In a handler: closes this client with `code` (as `wsgate_close_client`) once the
+/// handler returns; replies queued before still go first. Errors: `WSGATE_ERR_INVALID`
+/// (`code`), `WSGATE_ERR_NULL`, `WSGATE_ERR_BAD_HANDLE`.
 ///
 /// # Safety
 /// `ctx` is the handler's context, used during the call.
@@ -1260,7 +1367,9 @@ pub unsafe extern "C" fn wsgate_ctx_client(ctx: *mut wsgate_ctx) -> u32 {
 
 /// In a handler: sets the message of the exception the client gets when the handler then
 /// returns non-zero (like `throw new WsException(message)`). Copied; at most
-/// `WSGATE_MAX_THROW` bytes are kept.
+/// `WSGATE_MAX_THROW` bytes are kept (cut at a character boundary). Errors:
+/// `WSGATE_ERR_NULL`, `WSGATE_ERR_BAD_HANDLE`, `WSGATE_ERR_INVALID` (not UTF-8, or longer
+/// than 4096 bytes: the message stays "Internal server error").
 ///
 /// # Safety
 /// `ctx` is the handler's context, used during the call; `message` is a NUL-terminated
@@ -1288,7 +1397,8 @@ pub unsafe extern "C" fn wsgate_throw(ctx: *mut wsgate_ctx, message: *const c_ch
     }
 }
 
-/// A short English description of a `WSGATE_*` code (a static NUL-terminated string).
+/// A short English description of a `WSGATE_*` code (a static NUL-terminated string, never
+/// NULL; "unknown error code" for other values).
 #[unsafe(no_mangle)]
 pub extern "C" fn wsgate_strerror(code: i32) -> *const c_char {
     let s: &'static [u8] = match code {

@@ -53,6 +53,8 @@ pub mod adapter;
 pub mod connection;
 #[cfg(feature = "ffi")]
 pub mod ffi;
+#[cfg(all(feature = "ffi-panic-handler", not(feature = "std"), not(test)))]
+mod ffi_panic;
 pub mod gateway;
 pub mod protocol;
 pub mod server;
