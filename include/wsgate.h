@@ -255,7 +255,9 @@ typedef struct wsgate_config {
 
 /**
  * A message handler, bound with `wsgate_bind_message_handler`; runs inside the
- * `wsgate_feed` call that completed the message. `data` is the raw JSON text of the
+ * `wsgate_feed` call that completed the message. `event` is the event name it was bound to
+ * (`event_len` bytes, not NUL-terminated; one function can serve several events). `data`
+ * is the raw JSON text of the
  * message's `data` (not NUL-terminated; NULL with `data_len` 0 when the message had no
  * `data`), valid during the call only: copy what you keep. `ctx` is valid during the call
  * only. `user` is the pointer given when binding. Reply with `wsgate_reply` and friends;
@@ -264,6 +266,8 @@ typedef struct wsgate_config {
  * `wsgate_throw` (or "Internal server error").
  */
 typedef int32_t (*wsgate_handler)(struct wsgate_ctx *ctx,
+                                  const char *event,
+                                  size_t event_len,
                                   const uint8_t *data,
                                   size_t data_len,
                                   void *user);

@@ -106,7 +106,9 @@ pub struct wsgate_ctx {
 }
 
 /// A message handler, bound with `wsgate_bind_message_handler`; runs inside the
-/// `wsgate_feed` call that completed the message. `data` is the raw JSON text of the
+/// `wsgate_feed` call that completed the message. `event` is the event name it was bound to
+/// (`event_len` bytes, not NUL-terminated; one function can serve several events). `data`
+/// is the raw JSON text of the
 /// message's `data` (not NUL-terminated; NULL with `data_len` 0 when the message had no
 /// `data`), valid during the call only: copy what you keep. `ctx` is valid during the call
 /// only. `user` is the pointer given when binding. Reply with `wsgate_reply` and friends;
@@ -116,6 +118,8 @@ pub struct wsgate_ctx {
 pub type wsgate_handler = Option<
     unsafe extern "C" fn(
         ctx: *mut wsgate_ctx,
+        event: *const c_char,
+        event_len: usize,
         data: *const u8,
         data_len: usize,
         user: *mut c_void,
@@ -247,7 +251,14 @@ impl From<&Stats> for wsgate_stats {
 #[derive(Clone)]
 struct CHandler {
     event: heapless::String<WSGATE_MAX_EVENT>,
-    handler: unsafe extern "C" fn(*mut wsgate_ctx, *const u8, usize, *mut c_void) -> i32,
+    handler: unsafe extern "C" fn(
+        *mut wsgate_ctx,
+        *const c_char,
+        usize,
+        *const u8,
+        usize,
+        *mut c_void,
+    ) -> i32,
     user: *mut c_void,
 }
 
@@ -346,7 +357,8 @@ impl Service for CGateway {
         let ctx = ptr::addr_of_mut!(call).cast::<wsgate_ctx>();
         // SAFETY: the handler is a C function pointer the caller registered; `ctx` points to
         // `call`, alive for the whole call; `data` points into the message, alive too.
-        let rc = unsafe { (h.handler)(ctx, data, data_len, h.user) };
+        let event = h.event.as_ptr().cast::<c_char>();
+        let rc = unsafe { (h.handler)(ctx, event, h.event.len(), data, data_len, h.user) };
         call.magic = 0;
         if rc != 0 {
             let message = if call.thrown.is_empty() {

@@ -54,7 +54,14 @@ struct Srv {
     _mem: Block,
 }
 
-type Handler = unsafe extern "C" fn(*mut wsgate_ctx, *const u8, usize, *mut c_void) -> i32;
+type Handler = unsafe extern "C" fn(
+    *mut wsgate_ctx,
+    *const c_char,
+    usize,
+    *const u8,
+    usize,
+    *mut c_void,
+) -> i32;
 
 impl Srv {
     fn new() -> Srv {
@@ -285,10 +292,15 @@ fn note(user: *mut c_void, what: &'static str, rc: i32) {
 /// The NestJS sample's `events` handler: three replies, `{"event":"events","data":1..3}`.
 unsafe extern "C" fn on_events(
     ctx: *mut wsgate_ctx,
+    event: *const c_char,
+    event_len: usize,
     d: *const u8,
     len: usize,
     user: *mut c_void,
 ) -> i32 {
+    // The handler is told which event it runs for (not NUL-terminated).
+    let name = unsafe { std::slice::from_raw_parts(event.cast::<u8>(), event_len) };
+    assert_eq!(name, b"events");
     unsafe { record("events", ctx, d, len, user) };
     for i in 1..=3u8 {
         let json = [b'0' + i];
@@ -303,6 +315,8 @@ unsafe extern "C" fn on_events(
 /// `{"event":"echo","data":X}` back, `null` for no data.
 unsafe extern "C" fn on_echo(
     ctx: *mut wsgate_ctx,
+    _event: *const c_char,
+    _event_len: usize,
     d: *const u8,
     len: usize,
     user: *mut c_void,
@@ -319,6 +333,8 @@ unsafe extern "C" fn on_echo(
 /// NestJS `throw new WsException('Invalid credentials')`.
 unsafe extern "C" fn on_login(
     ctx: *mut wsgate_ctx,
+    _event: *const c_char,
+    _event_len: usize,
     d: *const u8,
     len: usize,
     user: *mut c_void,
@@ -334,6 +350,8 @@ unsafe extern "C" fn on_login(
 /// Fails without a message: "Internal server error".
 unsafe extern "C" fn on_boom(
     ctx: *mut wsgate_ctx,
+    _event: *const c_char,
+    _event_len: usize,
     d: *const u8,
     len: usize,
     user: *mut c_void,
@@ -346,6 +364,8 @@ unsafe extern "C" fn on_boom(
 /// cut.
 unsafe extern "C" fn on_long_throw(
     ctx: *mut wsgate_ctx,
+    _event: *const c_char,
+    _event_len: usize,
     _: *const u8,
     _: usize,
     _: *mut c_void,
@@ -360,6 +380,8 @@ unsafe extern "C" fn on_long_throw(
 /// Tries every call on the server from inside a handler: each must be `WSGATE_ERR_BUSY`.
 unsafe extern "C" fn on_reenter(
     ctx: *mut wsgate_ctx,
+    _event: *const c_char,
+    _event_len: usize,
     d: *const u8,
     len: usize,
     user: *mut c_void,
@@ -431,6 +453,8 @@ unsafe extern "C" fn on_reenter(
 /// Every way to get the context calls wrong, then one good reply of each kind.
 unsafe extern "C" fn on_ctx_errors(
     ctx: *mut wsgate_ctx,
+    _event: *const c_char,
+    _event_len: usize,
     d: *const u8,
     len: usize,
     user: *mut c_void,
@@ -520,6 +544,8 @@ unsafe extern "C" fn on_ctx_errors(
 /// `wsgate_ctx_broadcast` of the message's data to the gateway, reporting the counts.
 unsafe extern "C" fn on_shout(
     ctx: *mut wsgate_ctx,
+    _event: *const c_char,
+    _event_len: usize,
     d: *const u8,
     len: usize,
     user: *mut c_void,
@@ -539,6 +565,8 @@ unsafe extern "C" fn on_shout(
 /// Replies, then closes this client with 4000.
 unsafe extern "C" fn on_bye(
     ctx: *mut wsgate_ctx,
+    _event: *const c_char,
+    _event_len: usize,
     d: *const u8,
     len: usize,
     user: *mut c_void,
@@ -550,7 +578,14 @@ unsafe extern "C" fn on_bye(
 }
 
 /// Replies with a string of `data` bytes (a number), to fill transmit buffers.
-unsafe extern "C" fn on_big(ctx: *mut wsgate_ctx, d: *const u8, len: usize, _: *mut c_void) -> i32 {
+unsafe extern "C" fn on_big(
+    ctx: *mut wsgate_ctx,
+    _event: *const c_char,
+    _event_len: usize,
+    d: *const u8,
+    len: usize,
+    _: *mut c_void,
+) -> i32 {
     let n: usize = std::str::from_utf8(unsafe { data(d, len) }.unwrap())
         .unwrap()
         .parse()

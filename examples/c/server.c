@@ -125,8 +125,10 @@ static void on_signal(int sig)
  * exception frame. */
 
 /* The NestJS sample: `events` answers 1, 2 and 3, one frame each. */
-static int32_t on_events(wsgate_ctx *ctx, const uint8_t *data, size_t len, void *user)
+static int32_t on_events(wsgate_ctx *ctx, const char *event, size_t event_len, const uint8_t *data, size_t len, void *user)
 {
+    (void)event;
+    (void)event_len;
     (void)data, (void)len, (void)user;
     static const char *const values[] = {"1", "2", "3"};
     for (size_t i = 0; i < 3; i++) {
@@ -138,8 +140,10 @@ static int32_t on_events(wsgate_ctx *ctx, const uint8_t *data, size_t len, void 
 }
 
 /* `echo` answers {"event":"echo","data":<data>}; no data is sent back as null. */
-static int32_t on_echo(wsgate_ctx *ctx, const uint8_t *data, size_t len, void *user)
+static int32_t on_echo(wsgate_ctx *ctx, const char *event, size_t event_len, const uint8_t *data, size_t len, void *user)
 {
+    (void)event;
+    (void)event_len;
     (void)user;
     if (data == NULL)
         return wsgate_reply(ctx, "echo", json("null"), 4);
@@ -147,8 +151,10 @@ static int32_t on_echo(wsgate_ctx *ctx, const uint8_t *data, size_t len, void *u
 }
 
 /* `identity` answers the data itself, as a NestJS handler returning a plain value does. */
-static int32_t on_identity(wsgate_ctx *ctx, const uint8_t *data, size_t len, void *user)
+static int32_t on_identity(wsgate_ctx *ctx, const char *event, size_t event_len, const uint8_t *data, size_t len, void *user)
 {
+    (void)event;
+    (void)event_len;
     (void)user;
     if (data == NULL)
         return 0; /* no value, no frame */
@@ -156,16 +162,20 @@ static int32_t on_identity(wsgate_ctx *ctx, const uint8_t *data, size_t len, voi
 }
 
 /* `fail` is `throw new WsException("nope")`. */
-static int32_t on_fail(wsgate_ctx *ctx, const uint8_t *data, size_t len, void *user)
+static int32_t on_fail(wsgate_ctx *ctx, const char *event, size_t event_len, const uint8_t *data, size_t len, void *user)
 {
+    (void)event;
+    (void)event_len;
     (void)data, (void)len, (void)user;
     wsgate_throw(ctx, "nope");
     return 1;
 }
 
 /* `/chat` `message`: every client of the chat gateway gets it, the sender too. */
-static int32_t on_chat_message(wsgate_ctx *ctx, const uint8_t *data, size_t len, void *user)
+static int32_t on_chat_message(wsgate_ctx *ctx, const char *event, size_t event_len, const uint8_t *data, size_t len, void *user)
 {
+    (void)event;
+    (void)event_len;
     (void)user;
     uint32_t dropped = 0;
     if (data == NULL)
@@ -179,8 +189,10 @@ static int32_t on_chat_message(wsgate_ctx *ctx, const uint8_t *data, size_t len,
 }
 
 /* `/chat` `leave`: close this client with 4000 (an application code). */
-static int32_t on_chat_leave(wsgate_ctx *ctx, const uint8_t *data, size_t len, void *user)
+static int32_t on_chat_leave(wsgate_ctx *ctx, const char *event, size_t event_len, const uint8_t *data, size_t len, void *user)
 {
+    (void)event;
+    (void)event_len;
     (void)data, (void)len, (void)user;
     return wsgate_ctx_close(ctx, 4000);
 }

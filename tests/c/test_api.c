@@ -276,8 +276,10 @@ static void note_call(wsgate_ctx *ctx, const uint8_t *data, size_t len, void *us
     seen.data_len = len;
 }
 
-static int32_t h_events(wsgate_ctx *ctx, const uint8_t *data, size_t len, void *user)
+static int32_t h_events(wsgate_ctx *ctx, const char *event, size_t event_len, const uint8_t *data, size_t len, void *user)
 {
+    (void)event;
+    (void)event_len;
     note_call(ctx, data, len, user);
     CHECK_EQ(wsgate_reply(ctx, "events", u8("1"), 1), WSGATE_OK);
     CHECK_EQ(wsgate_reply(ctx, "events", u8("2"), 1), WSGATE_OK);
@@ -285,37 +287,48 @@ static int32_t h_events(wsgate_ctx *ctx, const uint8_t *data, size_t len, void *
     return 0;
 }
 
-static int32_t h_echo(wsgate_ctx *ctx, const uint8_t *data, size_t len, void *user)
+static int32_t h_echo(wsgate_ctx *ctx, const char *event, size_t event_len, const uint8_t *data, size_t len, void *user)
 {
+    /* The handler is told which event it runs for (not NUL-terminated). */
+    CHECK_EQ(event_len, (size_t)4);
+    CHECK(memcmp(event, "echo", 4) == 0);
     note_call(ctx, data, len, user);
     if (data == NULL)
         return wsgate_reply(ctx, "echo", u8("null"), 4);
     return wsgate_reply(ctx, "echo", data, len);
 }
 
-static int32_t h_identity(wsgate_ctx *ctx, const uint8_t *data, size_t len, void *user)
+static int32_t h_identity(wsgate_ctx *ctx, const char *event, size_t event_len, const uint8_t *data, size_t len, void *user)
 {
+    (void)event;
+    (void)event_len;
     note_call(ctx, data, len, user);
     return data == NULL ? 0 : wsgate_reply_json(ctx, data, len);
 }
 
-static int32_t h_fail(wsgate_ctx *ctx, const uint8_t *data, size_t len, void *user)
+static int32_t h_fail(wsgate_ctx *ctx, const char *event, size_t event_len, const uint8_t *data, size_t len, void *user)
 {
+    (void)event;
+    (void)event_len;
     note_call(ctx, data, len, user);
     CHECK_EQ(wsgate_throw(ctx, "nope"), WSGATE_OK);
     return 1;
 }
 
 /* Fails without a message: "Internal server error". */
-static int32_t h_crash(wsgate_ctx *ctx, const uint8_t *data, size_t len, void *user)
+static int32_t h_crash(wsgate_ctx *ctx, const char *event, size_t event_len, const uint8_t *data, size_t len, void *user)
 {
+    (void)event;
+    (void)event_len;
     note_call(ctx, data, len, user);
     return -1;
 }
 
 /* Throws a message longer than WSGATE_MAX_THROW: it is cut. */
-static int32_t h_long_throw(wsgate_ctx *ctx, const uint8_t *data, size_t len, void *user)
+static int32_t h_long_throw(wsgate_ctx *ctx, const char *event, size_t event_len, const uint8_t *data, size_t len, void *user)
 {
+    (void)event;
+    (void)event_len;
     note_call(ctx, data, len, user);
     char message[201];
     memset(message, 'm', 200);
@@ -329,8 +342,10 @@ static int32_t h_long_throw(wsgate_ctx *ctx, const uint8_t *data, size_t len, vo
 }
 
 /* Every error a handler's context can return, and re-entry into the server. */
-static int32_t h_probe(wsgate_ctx *ctx, const uint8_t *data, size_t len, void *user)
+static int32_t h_probe(wsgate_ctx *ctx, const char *event, size_t event_len, const uint8_t *data, size_t len, void *user)
 {
+    (void)event;
+    (void)event_len;
     note_call(ctx, data, len, user);
     wsgate_server *s = user;
     uint32_t id = wsgate_ctx_client(ctx), out;
@@ -387,8 +402,10 @@ static int32_t h_probe(wsgate_ctx *ctx, const uint8_t *data, size_t len, void *u
 }
 
 /* /chat `message`: broadcast to every chat client. */
-static int32_t h_message(wsgate_ctx *ctx, const uint8_t *data, size_t len, void *user)
+static int32_t h_message(wsgate_ctx *ctx, const char *event, size_t event_len, const uint8_t *data, size_t len, void *user)
 {
+    (void)event;
+    (void)event_len;
     note_call(ctx, data, len, user);
     seen.broadcast_dropped = 12345;
     seen.broadcast_rc = wsgate_ctx_broadcast(ctx, "message", data ? data : u8("null"),
@@ -397,16 +414,20 @@ static int32_t h_message(wsgate_ctx *ctx, const uint8_t *data, size_t len, void 
 }
 
 /* /chat `leave`: close with 4000 after the handler returns. */
-static int32_t h_leave(wsgate_ctx *ctx, const uint8_t *data, size_t len, void *user)
+static int32_t h_leave(wsgate_ctx *ctx, const char *event, size_t event_len, const uint8_t *data, size_t len, void *user)
 {
+    (void)event;
+    (void)event_len;
     note_call(ctx, data, len, user);
     CHECK_EQ(wsgate_ctx_close(ctx, 4000), WSGATE_OK);
     return 0;
 }
 
 /* /chat `bye`: replies, then closes with 1000. */
-static int32_t h_bye(wsgate_ctx *ctx, const uint8_t *data, size_t len, void *user)
+static int32_t h_bye(wsgate_ctx *ctx, const char *event, size_t event_len, const uint8_t *data, size_t len, void *user)
 {
+    (void)event;
+    (void)event_len;
     note_call(ctx, data, len, user);
     CHECK_EQ(wsgate_reply(ctx, "bye", u8("\"see you\""), 9), WSGATE_OK);
     return wsgate_ctx_close(ctx, 1000);
