@@ -274,8 +274,8 @@ typedef int32_t (*wsgate_handler)(struct wsgate_ctx *ctx,
 
 /**
  * Called after a client's upgrade (inside the `wsgate_feed` call that completed it), with
- * the path of its gateway as given to `wsgate_add_gateway` (a pattern such as
- * `/rooms/:id`; not NUL-terminated, valid during the call) and the `user` pointer given
+ * the path the client asked for, without the query (for a gateway `/rooms/:id`, e.g.
+ * `/rooms/42`; not NUL-terminated, valid during the call) and the `user` pointer given
  * to `wsgate_bind_client_connect`. Calls on the server return `WSGATE_ERR_BUSY` here.
  */
 typedef void (*wsgate_connect_cb)(uint32_t client, const uint8_t *path, size_t path_len, void *user);

@@ -127,8 +127,8 @@ pub type wsgate_handler = Option<
 >;
 
 /// Called after a client's upgrade (inside the `wsgate_feed` call that completed it), with
-/// the path of its gateway as given to `wsgate_add_gateway` (a pattern such as
-/// `/rooms/:id`; not NUL-terminated, valid during the call) and the `user` pointer given
+/// the path the client asked for, without the query (for a gateway `/rooms/:id`, e.g.
+/// `/rooms/42`; not NUL-terminated, valid during the call) and the `user` pointer given
 /// to `wsgate_bind_client_connect`. Calls on the server return `WSGATE_ERR_BUSY` here.
 pub type wsgate_connect_cb =
     Option<unsafe extern "C" fn(client: u32, path: *const u8, path_len: usize, user: *mut c_void)>;
@@ -311,15 +311,17 @@ impl Service for CGateway {
     ) -> Result<(), HttpError> {
         Ok(())
     }
-    fn connected(&mut self, cx: &mut Context<'_>, _: &Request<'_>, _: Option<&'static str>) {
+    fn connected(&mut self, cx: &mut Context<'_>, request: &Request<'_>, _: Option<&'static str>) {
         if let Some(cb) = self.connect {
+            // The path the client asked for (a `:param` gateway's values are in it).
+            let path = request.path;
             // SAFETY: a C function pointer the caller registered with
             // `wsgate_bind_client_connect`; the path slice is valid for the call.
             unsafe {
                 cb(
                     cx.client().as_u32(),
-                    self.path.as_ptr(),
-                    self.path.len(),
+                    path.as_ptr(),
+                    path.len(),
                     self.connect_user,
                 )
             };
