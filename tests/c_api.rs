@@ -17,18 +17,19 @@
 //! is killed when a test ends, pass or fail. `.ci/c.sh` runs the same C programs under the
 //! sanitizers and valgrind.
 
+#[path = "support/process.rs"]
+mod process;
+
+use process::{Process, ROOT, assert_json, have_peer, python, run_bounded, wait_bounded};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::thread::{self, JoinHandle};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::mpsc::RecvTimeoutError;
+use std::thread;
 use std::time::{Duration, Instant};
-
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-const SETUP: &str = "bash .ci/peers-setup.sh";
 
 /// The C compiler: `$CC`, else `cc`.
 fn cc() -> String {
@@ -120,76 +121,6 @@ fn server_binary() -> PathBuf {
         .clone()
 }
 
-/// What a finished child printed.
-struct Run {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `command` to the end, killing it (and failing the test) after `limit`; reads its
-/// output as it goes. A command that cannot start is a failed run.
-fn run_bounded(mut command: Command, limit: Duration) -> Run {
-    let what = format!("{command:?}");
-    let spawned = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match spawned {
-        Ok(child) => child,
-        Err(e) => {
-            return Run {
-                ok: false,
-                stdout: String::new(),
-                stderr: format!("could not start {what}: {e}"),
-            };
-        }
-    };
-    let drain = |pipe: Option<Box<dyn Read + Send>>| -> JoinHandle<String> {
-        thread::spawn(move || {
-            let mut text = String::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_string(&mut text);
-            }
-            text
-        })
-    };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
-    let status = wait_bounded(&mut child, limit);
-    if status.is_none() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    let run = Run {
-        ok: status.is_some_and(|s| s.success()),
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    };
-    assert!(
-        status.is_some(),
-        "{what} did not finish in {limit:?}\nstdout:\n{}\nstderr:\n{}",
-        run.stdout,
-        run.stderr
-    );
-    run
-}
-
-/// Waits at most `limit` for `child` to exit.
-fn wait_bounded(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn c_tests() {
     let exe = test_api();
@@ -211,46 +142,17 @@ fn c_tests() {
 
 /// The C example server as a child process, killed on drop.
 struct Server {
-    child: Child,
+    process: Process,
     port: u16,
-    lines: Receiver<String>,
-    output: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
     /// Starts the server on a free port and waits (at most 10 s) until it prints its address.
     fn start() -> Server {
-        let mut child = Command::new(server_binary())
-            .arg("0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start examples/c/server.c");
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let (tx, lines) = mpsc::channel();
-        let stdout = child.stdout.take().expect("piped stdout");
-        let log = output.clone();
-        // Keeps reading to the end, so the server never blocks on a full pipe.
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                log.lock().expect("lines").push(line.clone());
-                let _ = tx.send(line);
-            }
-        });
-        let stderr = child.stderr.take().expect("piped stderr");
-        let log = output.clone();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                log.lock().expect("lines").push(format!("stderr: {line}"));
-            }
-        });
-        let mut server = Server {
-            child,
-            port: 0,
-            lines,
-            output,
-        };
+        let mut command = Command::new(server_binary());
+        command.arg("0");
+        let process = Process::spawn(command).expect("start examples/c/server.c");
+        let mut server = Server { process, port: 0 };
         let line = server.wait_for_line("listening on ", Duration::from_secs(10));
         server.port = line
             .rsplit(':')
@@ -264,8 +166,7 @@ impl Server {
     fn wait_for_line(&self, prefix: &str, limit: Duration) -> String {
         let deadline = Instant::now() + limit;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
+            match self.process.next_line(deadline) {
                 Ok(line) if line.starts_with(prefix) => return line,
                 Ok(_) => {}
                 Err(RecvTimeoutError::Timeout) => {
@@ -286,13 +187,13 @@ impl Server {
 
     /// Everything the server printed so far.
     fn log(&self) -> String {
-        self.output.lock().expect("lines").join("\n")
+        self.process.log()
     }
 
     /// Sends SIGTERM, as `kill` does.
     fn terminate(&self) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args(["-TERM", &self.process.child.id().to_string()])
             .status()
             .expect("run kill");
         assert!(status.success(), "kill -TERM failed");
@@ -300,7 +201,7 @@ impl Server {
 
     /// Waits at most `limit` for the server to exit by itself; asserts it exited with 0.
     fn assert_exits_cleanly(&mut self, limit: Duration) {
-        let status = wait_bounded(&mut self.child, limit);
+        let status = wait_bounded(&mut self.process.child, limit);
         // Let the reader threads take the last lines.
         thread::sleep(Duration::from_millis(50));
         match status {
@@ -308,53 +209,6 @@ impl Server {
             None => panic!("the C server did not exit in {limit:?}:\n{}", self.log()),
         }
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Whether a peer is installed. When it is not: fails with `WSGATE_REQUIRE_PEERS=1`, else
-/// says what is missing (on the real stderr, past the test harness's capture) and skips.
-fn have_peer(test: &str, missing: Option<String>) -> bool {
-    let Some(missing) = missing else {
-        return true;
-    };
-    let message = format!("{missing}; install the peers with `{SETUP}`");
-    if std::env::var("WSGATE_REQUIRE_PEERS").is_ok_and(|v| v == "1") {
-        panic!("WSGATE_REQUIRE_PEERS=1 but {message}");
-    }
-    let _ = writeln!(std::io::stderr(), "c_api::{test}: skipped: {message}");
-    false
-}
-
-fn python() -> Result<PathBuf, String> {
-    let python = Path::new(ROOT).join(".venv/bin/python");
-    if !python.exists() {
-        return Err(format!("{} is missing", python.display()));
-    }
-    let mut check = Command::new(&python);
-    check.args(["-c", "import websockets"]);
-    if !run_bounded(check, Duration::from_secs(30)).ok {
-        return Err(format!("{} cannot import websockets", python.display()));
-    }
-    Ok(python)
-}
-
-/// Fails with both values pretty-printed when they differ.
-fn assert_json(actual: &Value, expected: &Value) {
-    if actual == expected {
-        return;
-    }
-    let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
-    panic!(
-        "actual:\n{}\nexpected:\n{}",
-        pretty(actual),
-        pretty(expected)
-    );
 }
 
 #[test]

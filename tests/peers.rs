@@ -10,62 +10,33 @@
 //! and passes, so `cargo test` on a fresh clone is green; with `WSGATE_REQUIRE_PEERS=1` (CI)
 //! a missing peer fails the test instead.
 
-use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+#[path = "support/process.rs"]
+mod process;
 
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-const SETUP: &str = "bash .ci/peers-setup.sh";
+use process::{Process, ROOT, assert_json, have_peer, python, run_bounded};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
 
 /// The `events_server` example as a child process, killed on drop.
 struct Server {
-    child: Child,
+    process: Process,
     port: u16,
-    output: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
     /// Starts the example on a free port and waits (at most 10 s) until it prints its address.
     fn start() -> Server {
-        let mut child = Command::new(example_binary())
-            .args(["--port", "0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the events_server example");
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let stdout = child.stdout.take().expect("piped stdout");
-        let lines = output.clone();
-        // Keeps reading to the end, so the server never blocks on a full pipe.
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line.clone());
-                lines.lock().expect("lines").push(line);
-            }
-        });
-        let stderr = child.stderr.take().expect("piped stderr");
-        let lines = output.clone();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                lines.lock().expect("lines").push(format!("stderr: {line}"));
-            }
-        });
-        let mut server = Server {
-            child,
-            port: 0,
-            output,
-        };
+        let mut command = Command::new(example_binary());
+        command.args(["--port", "0"]);
+        let process = Process::spawn(command).expect("start the events_server example");
+        let mut server = Server { process, port: 0 };
         let deadline = Instant::now() + Duration::from_secs(10);
         while server.port == 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
+            match server.process.next_line(deadline) {
                 Ok(line) => server.port = port_in(&line).unwrap_or(0),
                 Err(RecvTimeoutError::Timeout) => {
                     panic!(
@@ -86,14 +57,7 @@ impl Server {
 
     /// Everything the server printed so far.
     fn log(&self) -> String {
-        self.output.lock().expect("lines").join("\n")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.log()
     }
 }
 
@@ -148,69 +112,6 @@ fn example_binary() -> PathBuf {
         .clone()
 }
 
-/// What a finished child printed.
-struct Run {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `command` to the end, killing it (and failing the test) after `limit`; reads its
-/// output as it goes. A command that cannot start is a failed run.
-fn run_bounded(mut command: Command, limit: Duration) -> Run {
-    let what = format!("{command:?}");
-    let spawned = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match spawned {
-        Ok(child) => child,
-        Err(e) => {
-            return Run {
-                ok: false,
-                stdout: String::new(),
-                stderr: format!("could not start {what}: {e}"),
-            };
-        }
-    };
-    let drain = |pipe: Option<Box<dyn Read + Send>>| -> JoinHandle<String> {
-        thread::spawn(move || {
-            let mut text = String::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_string(&mut text);
-            }
-            text
-        })
-    };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    let run = Run {
-        ok: status.is_some_and(|s| s.success()),
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    };
-    assert!(
-        status.is_some(),
-        "{what} did not finish in {limit:?}\nstdout:\n{}\nstderr:\n{}",
-        run.stdout,
-        run.stderr
-    );
-    run
-}
-
 /// Runs a client script against `server` and parses the one JSON object it prints.
 fn run_client(server: &Server, program: &Path, script: &str, limit: Duration) -> Value {
     let mut command = Command::new(program);
@@ -234,33 +135,6 @@ fn run_client(server: &Server, program: &Path, script: &str, limit: Duration) ->
     })
 }
 
-/// Whether a peer is installed. When it is not: fails with `WSGATE_REQUIRE_PEERS=1`, else
-/// says what is missing (on the real stderr, past the test harness's capture) and skips.
-fn have_peer(test: &str, missing: Option<String>) -> bool {
-    let Some(missing) = missing else {
-        return true;
-    };
-    let message = format!("{missing}; install the peers with `{SETUP}`");
-    if std::env::var("WSGATE_REQUIRE_PEERS").is_ok_and(|v| v == "1") {
-        panic!("WSGATE_REQUIRE_PEERS=1 but {message}");
-    }
-    let _ = writeln!(std::io::stderr(), "peers::{test}: skipped: {message}");
-    false
-}
-
-fn python() -> Result<PathBuf, String> {
-    let python = Path::new(ROOT).join(".venv/bin/python");
-    if !python.exists() {
-        return Err(format!("{} is missing", python.display()));
-    }
-    let mut check = Command::new(&python);
-    check.args(["-c", "import websockets"]);
-    if !run_bounded(check, Duration::from_secs(30)).ok {
-        return Err(format!("{} cannot import websockets", python.display()));
-    }
-    Ok(python)
-}
-
 fn node_with(packages: &[&str]) -> Result<PathBuf, String> {
     let mut version = Command::new("node");
     version.arg("--version");
@@ -276,26 +150,6 @@ fn node_with(packages: &[&str]) -> Result<PathBuf, String> {
         }
     }
     Ok(PathBuf::from("node"))
-}
-
-/// Fails with the keys that differ and both values pretty-printed when they differ.
-fn assert_json(actual: &Value, expected: &Value) {
-    if actual == expected {
-        return;
-    }
-    let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
-    let mut keys: Vec<&String> = match (actual, expected) {
-        (Value::Object(a), Value::Object(e)) => a.keys().chain(e.keys()).collect(),
-        _ => Vec::new(),
-    };
-    keys.sort();
-    keys.dedup();
-    keys.retain(|k| actual.get(k.as_str()) != expected.get(k.as_str()));
-    panic!(
-        "differs at {keys:?}\nactual:\n{}\nexpected:\n{}",
-        pretty(actual),
-        pretty(expected)
-    );
 }
 
 /// What client.py and client.mjs must print: exact frame texts, close codes and reasons.

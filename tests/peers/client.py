@@ -7,39 +7,13 @@ which asserts it). Text frames are recorded as their exact text, binary frames a
 
 import asyncio
 import json
+import os
 import sys
 
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-STEP = 5  # seconds for any one step
-TOTAL = 30  # seconds for the whole run
-
-
-def frame(message):
-    return message if isinstance(message, str) else {"binary": message.hex()}
-
-
-async def recv(ws):
-    return frame(await asyncio.wait_for(ws.recv(), STEP))
-
-
-async def ask(ws, text, replies=1):
-    """Sends one text frame and returns the next `replies` frames."""
-    await ws.send(text)
-    frames = [await recv(ws) for _ in range(replies)]
-    return frames[0] if replies == 1 else frames
-
-
-async def closed_by_server(ws):
-    """Waits for the server to close; returns the close it sent and any frame before it."""
-    frames = []
-    try:
-        while True:
-            frames.append(await recv(ws))
-    except ConnectionClosed as e:
-        code, reason = (e.rcvd.code, e.rcvd.reason) if e.rcvd else (None, None)
-        return {"code": code, "reason": reason, "frames_before": frames}
+from common import STEP, ask, closed_by_server, main, recv  # noqa: E402
+from websockets.asyncio.client import connect  # noqa: E402
 
 
 async def run(port):
@@ -80,10 +54,5 @@ async def run(port):
     return out
 
 
-async def main():
-    result = await asyncio.wait_for(run(int(sys.argv[1])), TOTAL)
-    print(json.dumps(result))
-
-
 if __name__ == "__main__":
-    asyncio.run(main())
+    main(run)
