@@ -436,6 +436,16 @@ impl Entered {
         unsafe { &mut *addr_of_mut!((*self.0).server) }
     }
 
+    /// The id of a connected client, or `WSGATE_ERR_UNKNOWN_CLIENT`.
+    fn client(&mut self, client: u32) -> Result<ClientId, i32> {
+        let id = ClientId::from_u32(client);
+        if self.server().client_at(id.index()) == Some(id) {
+            Ok(id)
+        } else {
+            Err(WSGATE_ERR_UNKNOWN_CLIENT)
+        }
+    }
+
     fn started(&self) -> bool {
         // SAFETY: checked pointer; a plain field read.
         unsafe { (*self.0).started != 0 }
@@ -532,6 +542,19 @@ unsafe fn c_json<'a>(p: *const u8, len: usize) -> Result<&'a [u8], i32> {
     core::str::from_utf8(json).map_err(|_| WSGATE_ERR_BAD_JSON)?;
     envelope::validate_json(json).map_err(|_| WSGATE_ERR_BAD_JSON)?;
     Ok(json)
+}
+
+/// An event name and optional JSON data from C.
+///
+/// # Safety
+/// As [`c_str`] for `event` and [`c_bytes`] for `json`.
+unsafe fn c_event_json<'a>(
+    event: *const c_char,
+    json: *const u8,
+    len: usize,
+) -> Result<(&'a str, &'a [u8]), i32> {
+    // SAFETY: forwarded contracts.
+    unsafe { Ok((c_str(event, WSGATE_MAX_EVENT)?, c_json_opt(json, len)?)) }
 }
 
 /// Like [`c_json`], but NULL with length 0 means "no data" (an empty slice): the frame is
@@ -982,10 +1005,10 @@ pub unsafe extern "C" fn wsgate_output(
             if data.is_null() || len.is_null() {
                 return WSGATE_ERR_NULL;
             }
-            let id = ClientId::from_u32(client);
-            if e.server().client_at(id.index()) != Some(id) {
-                return WSGATE_ERR_UNKNOWN_CLIENT;
-            }
+            let id = match e.client(client) {
+                Ok(id) => id,
+                Err(code) => return code,
+            };
             let out = e.server().output(id);
             data.write(out.as_ptr());
             len.write(out.len());
@@ -1004,10 +1027,10 @@ pub unsafe extern "C" fn wsgate_consume(server: *mut wsgate_server, client: u32,
     // SAFETY: forwarded contract.
     unsafe {
         with_server(server, |e| {
-            let id = ClientId::from_u32(client);
-            if e.server().client_at(id.index()) != Some(id) {
-                return WSGATE_ERR_UNKNOWN_CLIENT;
-            }
+            let id = match e.client(client) {
+                Ok(id) => id,
+                Err(code) => return code,
+            };
             e.server().consume(id, n);
             WSGATE_OK
         })
@@ -1040,10 +1063,10 @@ pub unsafe extern "C" fn wsgate_release(server: *mut wsgate_server, client: u32)
     // SAFETY: forwarded contract.
     unsafe {
         with_server(server, |e| {
-            let id = ClientId::from_u32(client);
-            if e.server().client_at(id.index()) != Some(id) {
-                return WSGATE_ERR_UNKNOWN_CLIENT;
-            }
+            let id = match e.client(client) {
+                Ok(id) => id,
+                Err(code) => return code,
+            };
             e.server().release(id);
             WSGATE_OK
         })
@@ -1115,16 +1138,15 @@ pub unsafe extern "C" fn wsgate_send(
     // SAFETY: forwarded contracts.
     unsafe {
         with_server(server, |e| {
-            let (event, json) = match (c_str(event, WSGATE_MAX_EVENT), c_json_opt(json, len)) {
-                (Ok(ev), Ok(j)) => (ev, j),
-                (Err(code), _) | (_, Err(code)) => return code,
+            let (event, json) = match c_event_json(event, json, len) {
+                Ok(pair) => pair,
+                Err(code) => return code,
             };
-            let id = ClientId::from_u32(client);
-            let s = e.server();
-            if s.client_at(id.index()) != Some(id) {
-                return WSGATE_ERR_UNKNOWN_CLIENT;
-            }
-            match s.send_raw(id, event, json) {
+            let id = match e.client(client) {
+                Ok(id) => id,
+                Err(code) => return code,
+            };
+            match e.server().send_raw(id, event, json) {
                 Ok(()) => WSGATE_OK,
                 Err(err) => server_error(err),
             }
@@ -1151,9 +1173,9 @@ pub unsafe extern "C" fn wsgate_broadcast(
     // SAFETY: forwarded contracts.
     unsafe {
         with_server(server, |e| {
-            let (event, json) = match (c_str(event, WSGATE_MAX_EVENT), c_json_opt(json, len)) {
-                (Ok(ev), Ok(j)) => (ev, j),
-                (Err(code), _) | (_, Err(code)) => return code,
+            let (event, json) = match c_event_json(event, json, len) {
+                Ok(pair) => pair,
+                Err(code) => return code,
             };
             if gateway >= u32::from((*e.0).gateway_count) {
                 return WSGATE_ERR_UNKNOWN_GATEWAY;
@@ -1269,9 +1291,9 @@ pub unsafe extern "C" fn wsgate_reply(
             Ok(c) => c,
             Err(code) => return code,
         };
-        let (event, json) = match (c_str(event, WSGATE_MAX_EVENT), c_json_opt(json, len)) {
-            (Ok(ev), Ok(j)) => (ev, j),
-            (Err(code), _) | (_, Err(code)) => return code,
+        let (event, json) = match c_event_json(event, json, len) {
+            Ok(pair) => pair,
+            Err(code) => return code,
         };
         match call.cx.reply_raw(event, json) {
             Ok(()) => WSGATE_OK,
@@ -1332,9 +1354,9 @@ pub unsafe extern "C" fn wsgate_ctx_broadcast(
             Ok(c) => c,
             Err(code) => return code,
         };
-        let (event, json) = match (c_str(event, WSGATE_MAX_EVENT), c_json_opt(json, len)) {
-            (Ok(ev), Ok(j)) => (ev, j),
-            (Err(code), _) | (_, Err(code)) => return code,
+        let (event, json) = match c_event_json(event, json, len) {
+            Ok(pair) => pair,
+            Err(code) => return code,
         };
         let b = call.cx.broadcast_raw(event, json);
         if !dropped.is_null() {
