@@ -85,8 +85,9 @@ cat >"$work/app.c" <<'EOF'
 #include <string.h>
 #include "wsgate.h"
 static _Alignas(WSGATE_SERVER_ALIGN) uint8_t mem[WSGATE_SERVER_SIZE];
-static int32_t on_events(wsgate_ctx *ctx, const uint8_t *data, size_t len, void *user) {
-    (void)data; (void)len; (void)user;
+static int32_t on_events(wsgate_ctx *ctx, const char *event, size_t event_len,
+                         const uint8_t *data, size_t len, void *user) {
+    (void)event; (void)event_len; (void)data; (void)len; (void)user;
     for (char i = '1'; i <= '3'; i++)
         if (wsgate_reply(ctx, "events", (const uint8_t *)&i, 1) < 0) return -1;
     return 0;

@@ -32,7 +32,8 @@
  * A server in twenty lines (error checks trimmed; examples/c/ has a whole one):
  *
  *   static _Alignas(WSGATE_SERVER_ALIGN) uint8_t mem[WSGATE_SERVER_SIZE];
- *   static int32_t on_events(wsgate_ctx *ctx, const uint8_t *data, size_t len, void *user) {
+ *   static int32_t on_events(wsgate_ctx *ctx, const char *event, size_t event_len,
+ *                            const uint8_t *data, size_t len, void *user) {
  *       for (char i = '1'; i <= '3'; i++)  // {"event":"events","data":1}, then 2, 3
  *           if (wsgate_reply(ctx, "events", (const uint8_t *)&i, 1) < 0) return -1;
  *       return 0;                          // non-zero: the client gets an exception frame
