@@ -155,6 +155,8 @@ impl<const RX: usize, const TX: usize> Slot<RX, TX> {
 struct Others<'s, const RX: usize, const TX: usize> {
     before: &'s mut [Slot<RX, TX>],
     after: &'s mut [Slot<RX, TX>],
+    /// Set when a slot was flagged for a wake-up (see [`Server::take_wake`]).
+    flagged: &'s mut bool,
 }
 
 impl<const RX: usize, const TX: usize> Peers for Others<'_, RX, TX> {
@@ -169,6 +171,7 @@ impl<const RX: usize, const TX: usize> Peers for Others<'_, RX, TX> {
         for (i, slot) in before.chain(after) {
             if slot.is_member(gateway) {
                 slot.wake = true;
+                *self.flagged = true;
                 let id = slot.id(i);
                 f(id, slot.conn.outbox());
             }
@@ -187,6 +190,7 @@ impl<const RX: usize, const TX: usize> Peers for Others<'_, RX, TX> {
             return None;
         }
         slot.wake = true;
+        *self.flagged = true;
         Some(slot.conn.outbox())
     }
 }
@@ -259,6 +263,9 @@ pub struct Server<
     config: Config,
     stats: Stats,
     closing: bool,
+    /// Some slot may have its `wake` flag set: [`Server::take_wake`] has to look. Kept so
+    /// that the common case, no wake-ups at all, costs no walk over every slot.
+    wakes: bool,
     on_connect: Option<ConnectCallback>,
     on_disconnect: Option<DisconnectCallback>,
 }
@@ -278,6 +285,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             config,
             stats: Stats::new(),
             closing: false,
+            wakes: false,
             on_connect: None,
             on_disconnect: None,
         }
@@ -535,6 +543,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
                 self.stats.count_http(Status::ServiceUnavailable);
             }
             s.wake = true;
+            self.wakes = true;
         }
     }
 
@@ -550,6 +559,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         if let Some(s) = self.slots.get_mut(idx) {
             s.conn.close(code, reason, now);
             s.wake = true;
+            self.wakes = true;
         }
         Ok(())
     }
@@ -557,7 +567,13 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
     /// The next slot whose transport task should wake up to write (frames were queued for it
     /// by another client's handler, a broadcast or a close). Clears the flag.
     pub fn take_wake(&mut self) -> Option<usize> {
-        let (i, s) = self.slots.iter_mut().enumerate().find(|(_, s)| s.wake)?;
+        if !self.wakes {
+            return None;
+        }
+        let Some((i, s)) = self.slots.iter_mut().enumerate().find(|(_, s)| s.wake) else {
+            self.wakes = false;
+            return None;
+        };
         s.wake = false;
         Some(i)
     }
@@ -575,6 +591,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             return Err(ServerError::Send(SendError::NotOpen));
         }
         s.wake = true;
+        self.wakes = true;
         let r = send_response(s.conn.outbox(), event, data);
         self.count_send(r.map(|_| 1).map_err(|_| 1));
         Ok(r?)
@@ -589,6 +606,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             return Err(ServerError::Send(SendError::NotOpen));
         }
         s.wake = true;
+        self.wakes = true;
         let r = send_raw_response(s.conn.outbox(), event, data);
         self.count_send(r.map(|_| 1).map_err(|_| 1));
         Ok(r?)
@@ -622,6 +640,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         let mut result = Broadcast::default();
         for s in self.slots.iter_mut().filter(|s| s.is_member(gateway)) {
             s.wake = true;
+            self.wakes = true;
             match send(s.conn.outbox()) {
                 Ok(()) => result.queued = result.queued.saturating_add(1),
                 Err(_) => result.dropped = result.dropped.saturating_add(1),
@@ -794,6 +813,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             gateways,
             stats,
             on_connect,
+            wakes,
             ..
         } = self;
         let Some((before, cur, after)) = split_slots(slots, idx) else {
@@ -807,7 +827,11 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         let Some(g) = gateways.get_mut(gateway) else {
             return;
         };
-        let mut peers = Others { before, after };
+        let mut peers = Others {
+            before,
+            after,
+            flagged: wakes,
+        };
         let mut cx = Context::new(id, GatewayId(gateway as u8), out, &mut peers, stats);
         g.connected(&mut cx, &req, protocol);
         let close = cx.take_close();
@@ -824,6 +848,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             slots,
             gateways,
             stats,
+            wakes,
             ..
         } = self;
         let Some((before, cur, after)) = split_slots(slots, idx) else {
@@ -834,7 +859,11 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         let close = match gateway.and_then(|g| gateways.get_mut(usize::from(g.0)).zip(Some(g))) {
             Some((g, gid)) => {
                 let (message, out) = cur.conn.message_and_outbox();
-                let mut peers = Others { before, after };
+                let mut peers = Others {
+                    before,
+                    after,
+                    flagged: wakes,
+                };
                 let mut cx = Context::new(id, gid, out, &mut peers, stats);
                 g.dispatch(&mut cx, message, binary);
                 cx.take_close()

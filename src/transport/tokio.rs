@@ -31,6 +31,8 @@ use crate::protocol::http::SERVER_FULL_RESPONSE;
 use crate::server::{Config, Server, ServerError};
 use crate::session::{self, Host, Socket};
 use crate::stats::Stats;
+use core::future::poll_fn;
+use core::pin::Pin;
 use embedded_io_adapters::tokio_1::FromTokio;
 use serde::Serialize;
 use std::boxed::Box;
@@ -38,11 +40,13 @@ use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use std::vec::Vec;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
+use tokio::time::Sleep;
 
 /// Options of [`TokioServer::create`].
 #[derive(Clone, Copy, Debug)]
@@ -51,7 +55,9 @@ pub struct TokioOptions {
     pub host: IpAddr,
     /// Server settings (timeouts, head limit, pages).
     pub config: Config,
-    /// Size of each connection task's read buffer.
+    /// Size of the read buffer. There is one, shared by every connection (the transport
+    /// runs on one thread and feeds each read to the server before the next), so it can be
+    /// large; default 64 KiB.
     pub read_buffer: usize,
 }
 
@@ -60,7 +66,7 @@ impl Default for TokioOptions {
         TokioOptions {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             config: Config::DEFAULT,
-            read_buffer: 4096,
+            read_buffer: 64 * 1024,
         }
     }
 }
@@ -71,11 +77,14 @@ const MAX_REFUSING: usize = 256;
 
 struct Inner<const N: usize, const RX: usize, const TX: usize, const G: usize> {
     server: RefCell<Server<'static, N, RX, TX, G>>,
-    wakes: Vec<Notify>,
+    /// One wake-up per slot: frames were queued for it by another task.
+    signals: Vec<Signal>,
+    /// The read buffer of every connection: a read is fed to the server before the next
+    /// one starts, so one buffer serves them all.
+    scratch: RefCell<Box<[u8]>>,
     start: Instant,
     shutdown: Notify,
     closing: Cell<bool>,
-    read_buffer: usize,
     /// Sockets being refused with 503 right now (bounded so a flood cannot grow tasks).
     refusing: Cell<usize>,
 }
@@ -117,11 +126,13 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> TokioServ
         Ok(TokioServer {
             inner: Rc::new(Inner {
                 server: RefCell::new(server),
-                wakes: (0..N).map(|_| Notify::new()).collect(),
+                signals: (0..N).map(|_| Signal::default()).collect(),
+                scratch: RefCell::new(
+                    std::vec![0u8; options.read_buffer.max(512)].into_boxed_slice(),
+                ),
                 start: Instant::now(),
                 shutdown: Notify::new(),
                 closing: Cell::new(false),
-                read_buffer: options.read_buffer.max(64),
                 refusing: Cell::new(0),
             }),
             listener: Rc::new(RefCell::new(Some(listener))),
@@ -132,6 +143,12 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> TokioServ
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Bytes of the sans-IO server this transport holds (its slots and their buffers), all
+    /// allocated when it is bound.
+    pub fn server_size(&self) -> usize {
+        core::mem::size_of::<Server<'static, N, RX, TX, G>>()
     }
 
     /// A copy of the counters.
@@ -264,17 +281,177 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
             if except.is_some_and(|id| id.index() == i) {
                 continue;
             }
-            if let Some(n) = self.wakes.get(i) {
-                n.notify_one();
+            if let Some(s) = self.signals.get(i) {
+                s.notify();
             }
         }
     }
 
+    /// Runs one client: the tokio form of [`session::run`]. It reads through the shared
+    /// scratch buffer and writes straight from the server's transmit buffer, so an idle
+    /// connection holds no buffer of its own beyond its slot.
     async fn serve(&self, id: ClientId, stream: TcpStream) {
-        let mut socket = TokioSocket(FromTokio::new(stream));
-        let mut rbuf = std::vec![0u8; self.read_buffer];
-        let mut wbuf = std::vec![0u8; TX];
-        session::run(self, id, &mut socket, &mut rbuf, &mut wbuf).await;
+        let clean = self.serve_open(id, &stream).await;
+        Host::release(self, id);
+        if clean {
+            self.linger(stream).await;
+        }
+    }
+
+    /// The main loop; true when the socket should be shut down politely.
+    async fn serve_open(&self, id: ClientId, stream: &TcpStream) -> bool {
+        let mut timer = Timer::new(self.start);
+        // Input the server could not take yet (its transmit buffer was full); empty, and
+        // unallocated, unless a client pipelines faster than it reads.
+        let mut held: Vec<u8> = Vec::new();
+        loop {
+            match self.write_out(id, stream) {
+                Err(()) => return false,
+                Ok(false) => {
+                    // The socket is full: wait for room, but let the timers run meanwhile
+                    // (they end a client that stopped reading).
+                    timer.arm(Host::next_deadline(self, id));
+                    match poll_fn(|cx| {
+                        if stream.poll_write_ready(cx).is_ready() {
+                            return Poll::Ready(false);
+                        }
+                        timer.poll(cx).map(|()| true)
+                    })
+                    .await
+                    {
+                        false => {}
+                        true => {
+                            self.poll_timers(id);
+                            if Host::wants_close(self, id) {
+                                return false;
+                            }
+                        }
+                    }
+                    continue;
+                }
+                Ok(true) => {}
+            }
+            if !held.is_empty() {
+                let used = self.feed_all(id, &held);
+                if used > 0 {
+                    held.drain(..used);
+                    continue;
+                }
+                if Host::wants_close(self, id) {
+                    held = Vec::new();
+                }
+            }
+            if Host::resume(self, id, self.now_ms()) {
+                continue;
+            }
+            if Host::wants_close(self, id) {
+                return true;
+            }
+            timer.arm(Host::next_deadline(self, id));
+            let signal = self.signals.get(id.index());
+            // Held input goes first: read no more until the server has taken it.
+            let read = held.is_empty();
+            let woke = poll_fn(|cx| {
+                if read && stream.poll_read_ready(cx).is_ready() {
+                    return Poll::Ready(Woke::Readable);
+                }
+                if signal.is_some_and(|s| s.poll(cx).is_ready()) {
+                    return Poll::Ready(Woke::Signal);
+                }
+                timer.poll(cx).map(|()| Woke::Timer)
+            })
+            .await;
+            match woke {
+                Woke::Readable => {
+                    let mut scratch = self.scratch.borrow_mut();
+                    match stream.try_read(&mut scratch) {
+                        Ok(0) => return false,
+                        Ok(n) => {
+                            let input = scratch.get(..n).unwrap_or(&[]);
+                            let used = self.feed_all(id, input);
+                            if let Some(rest) = input.get(used..).filter(|r| !r.is_empty())
+                                && !Host::wants_close(self, id)
+                            {
+                                held.extend_from_slice(rest);
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(_) => return false,
+                    }
+                }
+                Woke::Signal => {}
+                Woke::Timer => self.poll_timers(id),
+            }
+        }
+    }
+
+    /// Feeds `input` to the server and wakes the clients it queued frames for; returns the
+    /// bytes used (fewer than given when the transmit buffer filled: write it out, then feed
+    /// the rest).
+    fn feed_all(&self, id: ClientId, input: &[u8]) -> usize {
+        let now = self.now_ms();
+        let mut pos = 0;
+        while pos < input.len() {
+            let used = Host::feed(self, id, input.get(pos..).unwrap_or(&[]), now);
+            pos += used;
+            if used == 0 {
+                break;
+            }
+        }
+        self.wake_all_flagged(Some(id));
+        pos
+    }
+
+    /// Writes the server's output for `id` until it is all out (`Ok(true)`) or the socket is
+    /// full (`Ok(false)`).
+    fn write_out(&self, id: ClientId, stream: &TcpStream) -> Result<bool, ()> {
+        let mut server = self.server.borrow_mut();
+        loop {
+            let out = server.output(id);
+            if out.is_empty() {
+                return Ok(true);
+            }
+            match stream.try_write(out) {
+                Ok(0) => return Err(()),
+                Ok(n) => server.consume(id, n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(_) => return Err(()),
+            }
+        }
+    }
+
+    fn poll_timers(&self, id: ClientId) {
+        Host::poll(self, id, self.now_ms());
+        self.wake_all_flagged(Some(id));
+    }
+
+    /// After the last bytes: FIN, then read and drop input until the peer closes or the
+    /// linger time passes, so unread input never turns our close into a reset.
+    async fn linger(&self, stream: TcpStream) {
+        let mut stream = stream;
+        let _ = stream.shutdown().await;
+        let deadline = self.now_ms().saturating_add(Host::linger_ms(self));
+        let mut timer = Timer::new(self.start);
+        timer.arm(Some(deadline));
+        loop {
+            let readable = poll_fn(|cx| {
+                if stream.poll_read_ready(cx).is_ready() {
+                    return Poll::Ready(true);
+                }
+                timer.poll(cx).map(|()| false)
+            })
+            .await;
+            if !readable {
+                return;
+            }
+            let mut scratch = self.scratch.borrow_mut();
+            match stream.try_read(&mut scratch) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
     }
 
     async fn refuse_full(&self, stream: TcpStream) {
@@ -328,8 +505,8 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Host
         self.wake_all_flagged(Some(except));
     }
     async fn wait_wake(&self, slot: usize) {
-        match self.wakes.get(slot) {
-            Some(n) => n.notified().await,
+        match self.signals.get(slot) {
+            Some(s) => poll_fn(|cx| s.poll(cx)).await,
             None => core::future::pending().await,
         }
     }
@@ -341,6 +518,88 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Host
             }
             None => core::future::pending().await,
         }
+    }
+}
+
+/// What ended a wait of the client loop.
+enum Woke {
+    Readable,
+    Signal,
+    Timer,
+}
+
+/// A wake-up for one slot's task, for tasks on one thread: a flag and the waker to call.
+/// Like `Notify::notify_one`, a wake-up sent while nobody waits is kept for the next wait.
+#[derive(Default)]
+struct Signal {
+    set: Cell<bool>,
+    waker: Cell<Option<Waker>>,
+}
+
+impl Signal {
+    fn notify(&self) {
+        self.set.set(true);
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+
+    fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.set.replace(false) {
+            return Poll::Ready(());
+        }
+        let waker = match self.waker.take() {
+            Some(w) if w.will_wake(cx.waker()) => w,
+            _ => cx.waker().clone(),
+        };
+        self.waker.set(Some(waker));
+        Poll::Pending
+    }
+}
+
+/// One client's timer: a tokio `Sleep` moved only when the next deadline comes earlier than
+/// the one it is set for (or after it fired). A deadline that moves later, as the idle
+/// deadline does with every message, costs nothing: the timer fires early once, the server's
+/// `poll` finds nothing due, and it is set again.
+struct Timer {
+    sleep: Pin<Box<Sleep>>,
+    start: Instant,
+    /// The deadline (ms) the sleep is set for, while it has not fired.
+    at: Option<u64>,
+    /// The deadline wanted now; `None`: no timer.
+    want: Option<u64>,
+}
+
+impl Timer {
+    fn new(start: Instant) -> Self {
+        Timer {
+            sleep: Box::pin(tokio::time::sleep_until(start.into())),
+            start,
+            at: None,
+            want: None,
+        }
+    }
+
+    fn arm(&mut self, deadline: Option<u64>) {
+        self.want = deadline;
+        if let Some(d) = deadline
+            && self.at.is_none_or(|at| d < at)
+        {
+            let when = self.start + Duration::from_millis(d);
+            self.sleep.as_mut().reset(when.into());
+            self.at = Some(d);
+        }
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.want.is_none() {
+            return Poll::Pending;
+        }
+        let fired = self.sleep.as_mut().poll(cx);
+        if fired.is_ready() {
+            self.at = None;
+        }
+        fired
     }
 }
 

@@ -1,0 +1,75 @@
+//! wsgate under test in the benchmark suite (started by `benches/run.sh`): the tokio
+//! transport with one gateway on `/` whose `echo` handler answers as a NestJS
+//! `@SubscribeMessage('echo')` handler returning `{ event: 'echo', data }` does.
+//!
+//! Profiles (the capacities are const generics, so each is its own build of the server):
+//! - default: 128 slots with 32 KiB receive and transmit buffers (workloads a-c, up to 16 KiB
+//!   messages);
+//! - `--idle`: 1,000 slots with 2 KiB receive and transmit buffers (workload d, idle
+//!   connections).
+//!
+//! It prints `listening on 127.0.0.1:PORT` and, on the next line, `prealloc BYTES`: the
+//! memory of the server's slots, allocated once at start. `benches/run.sh` counts that memory
+//! per slot in the resident memory per connection, since the slots exist before any client.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use wsgate::gateway::{Context, Data, Gateway, HandlerResult};
+use wsgate::transport::tokio::{TokioOptions, TokioServer};
+use wsgate::{Config, WebSocketAdapter};
+
+/// `@SubscribeMessage('echo') handle(data) { return { event: 'echo', data }; }`
+fn echo(_: &mut (), cx: &mut Context<'_>, data: Data<'_>) -> HandlerResult {
+    Ok(cx.reply_raw("echo", data.json())?)
+}
+
+async fn serve<const N: usize, const RX: usize, const TX: usize>(
+    port: u16,
+    max_head: usize,
+) -> std::io::Result<()> {
+    let options = TokioOptions {
+        config: Config {
+            max_head,
+            ..Config::DEFAULT
+        },
+        ..TokioOptions::default()
+    };
+    let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
+    let mut server: TokioServer<N, RX, TX, 1> = TokioServer::bind(addr, options)?;
+    let mut gateway: Gateway<(), 1> = Gateway::new("/", ());
+    gateway
+        .on("echo", echo)
+        .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+    server.bind_message_handlers(Box::new(gateway))?;
+    println!("listening on {}", server.local_addr());
+    println!("prealloc {}", server.server_size());
+    server.run().await
+}
+
+fn main() -> std::io::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(port) = args
+        .iter()
+        .position(|a| a == "--port")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|p| p.parse::<u16>().ok())
+    else {
+        println!("wsgate_server: the wsgate server of benches/run.sh; usage: --port N [--idle]");
+        return Ok(());
+    };
+    let idle = args.iter().any(|a| a == "--idle");
+    // The server is built on the stack before it moves to the heap: give the thread room.
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            if idle {
+                rt.block_on(serve::<1000, 2048, 2048>(port, 2048))
+            } else {
+                rt.block_on(serve::<128, 32768, 32768>(port, 4096))
+            }
+        })?
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::other("server thread panicked")))
+}
