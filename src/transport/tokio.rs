@@ -32,7 +32,6 @@ use crate::server::{Config, Server, ServerError};
 use crate::session::{self, Host, Socket};
 use crate::stats::Stats;
 use core::future::poll_fn;
-use core::pin::Pin;
 use embedded_io_adapters::tokio_1::FromTokio;
 use serde::Serialize;
 use std::boxed::Box;
@@ -46,7 +45,6 @@ use std::vec::Vec;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
-use tokio::time::Sleep;
 
 /// Options of [`TokioServer::create`].
 #[derive(Clone, Copy, Debug)]
@@ -85,6 +83,10 @@ struct Inner<const N: usize, const RX: usize, const TX: usize, const G: usize> {
     start: Instant,
     shutdown: Notify,
     closing: Cell<bool>,
+    /// The timer task's next wake-up (ms), `u64::MAX` for none; a client whose deadline
+    /// comes earlier wakes it through `timer_wake`.
+    timer_at: Cell<u64>,
+    timer_wake: Signal,
     /// Sockets being refused with 503 right now (bounded so a flood cannot grow tasks).
     refusing: Cell<usize>,
 }
@@ -133,6 +135,8 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> TokioServ
                 start: Instant::now(),
                 shutdown: Notify::new(),
                 closing: Cell::new(false),
+                timer_at: Cell::new(u64::MAX),
+                timer_wake: Signal::default(),
                 refusing: Cell::new(0),
             }),
             listener: Rc::new(RefCell::new(Some(listener))),
@@ -166,6 +170,8 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> TokioServ
     pub fn with_server<R>(&self, f: impl FnOnce(&mut Server<'static, N, RX, TX, G>) -> R) -> R {
         let r = f(&mut self.inner.server.borrow_mut());
         self.inner.wake_all_flagged(None);
+        // `f` may have closed clients, which starts their close timers.
+        self.inner.timer_wake.notify();
         r
     }
 
@@ -205,7 +211,10 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> TokioServ
         self.inner.server.borrow_mut().init();
         info!("wsgate listening on ws://{}", self.local_addr);
         let local = tokio::task::LocalSet::new();
+        let inner = self.inner.clone();
+        let timers = local.spawn_local(async move { inner.run_timers().await });
         local.run_until(self.accept_loop(listener)).await;
+        timers.abort();
         Ok(())
     }
 
@@ -231,6 +240,8 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> TokioServ
             let slot = self.inner.server.borrow_mut().accept(now);
             match slot {
                 Ok(id) => {
+                    // The handshake deadline may come before anything the timer waits for.
+                    self.inner.note_deadline(id);
                     let inner = self.inner.clone();
                     tokio::task::spawn_local(async move { inner.serve(id, stream).await });
                 }
@@ -288,8 +299,9 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
     }
 
     /// Runs one client: the tokio form of [`session::run`]. It reads through the shared
-    /// scratch buffer and writes straight from the server's transmit buffer, so an idle
-    /// connection holds no buffer of its own beyond its slot.
+    /// scratch buffer and writes straight from the server's transmit buffer, and its timers
+    /// are run by the one timer task ([`Inner::run_timers`]), so an idle connection holds
+    /// no buffer and no timer of its own beyond its slot.
     async fn serve(&self, id: ClientId, stream: TcpStream) {
         let clean = self.serve_open(id, &stream).await;
         Host::release(self, id);
@@ -300,7 +312,9 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
 
     /// The main loop; true when the socket should be shut down politely.
     async fn serve_open(&self, id: ClientId, stream: &TcpStream) -> bool {
-        let mut timer = Timer::new(self.start);
+        let Some(signal) = self.signals.get(id.index()) else {
+            return false;
+        };
         // Input the server could not take yet (its transmit buffer was full); empty, and
         // unallocated, unless a client pipelines faster than it reads.
         let mut held: Vec<u8> = Vec::new();
@@ -308,24 +322,17 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
             match self.write_out(id, stream) {
                 Err(()) => return false,
                 Ok(false) => {
-                    // The socket is full: wait for room, but let the timers run meanwhile
-                    // (they end a client that stopped reading).
-                    timer.arm(Host::next_deadline(self, id));
-                    match poll_fn(|cx| {
+                    // The socket is full: wait for room, or for the timer task (it ends a
+                    // client that stopped reading).
+                    let room = poll_fn(|cx| {
                         if stream.poll_write_ready(cx).is_ready() {
-                            return Poll::Ready(false);
+                            return Poll::Ready(true);
                         }
-                        timer.poll(cx).map(|()| true)
+                        signal.poll(cx).map(|()| false)
                     })
-                    .await
-                    {
-                        false => {}
-                        true => {
-                            self.poll_timers(id);
-                            if Host::wants_close(self, id) {
-                                return false;
-                            }
-                        }
+                    .await;
+                    if !room && Host::wants_close(self, id) {
+                        return false;
                     }
                     continue;
                 }
@@ -347,41 +354,90 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
             if Host::wants_close(self, id) {
                 return true;
             }
-            timer.arm(Host::next_deadline(self, id));
-            let signal = self.signals.get(id.index());
+            self.note_deadline(id);
             // Held input goes first: read no more until the server has taken it.
             let read = held.is_empty();
-            let woke = poll_fn(|cx| {
+            let readable = poll_fn(|cx| {
                 if read && stream.poll_read_ready(cx).is_ready() {
-                    return Poll::Ready(Woke::Readable);
+                    return Poll::Ready(true);
                 }
-                if signal.is_some_and(|s| s.poll(cx).is_ready()) {
-                    return Poll::Ready(Woke::Signal);
-                }
-                timer.poll(cx).map(|()| Woke::Timer)
+                signal.poll(cx).map(|()| false)
             })
             .await;
-            match woke {
-                Woke::Readable => {
-                    let mut scratch = self.scratch.borrow_mut();
-                    match stream.try_read(&mut scratch) {
-                        Ok(0) => return false,
-                        Ok(n) => {
-                            let input = scratch.get(..n).unwrap_or(&[]);
-                            let used = self.feed_all(id, input);
-                            if let Some(rest) = input.get(used..).filter(|r| !r.is_empty())
-                                && !Host::wants_close(self, id)
-                            {
-                                held.extend_from_slice(rest);
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        Err(_) => return false,
+            if !readable {
+                continue;
+            }
+            let mut scratch = self.scratch.borrow_mut();
+            match stream.try_read(&mut scratch) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    let input = scratch.get(..n).unwrap_or(&[]);
+                    let used = self.feed_all(id, input);
+                    if let Some(rest) = input.get(used..).filter(|r| !r.is_empty())
+                        && !Host::wants_close(self, id)
+                    {
+                        held.extend_from_slice(rest);
                     }
                 }
-                Woke::Signal => {}
-                Woke::Timer => self.poll_timers(id),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return false,
             }
+        }
+    }
+
+    /// Wakes the timer task when `id`'s next deadline comes before the one it waits for.
+    fn note_deadline(&self, id: ClientId) {
+        if let Some(d) = Host::next_deadline(self, id)
+            && d < self.timer_at.get()
+        {
+            self.timer_wake.notify();
+        }
+    }
+
+    /// The timer task: runs every client's due timers (handshake, ping, pong and close
+    /// timeouts), wakes those clients, and sleeps until the earliest deadline left. One
+    /// timer for the whole server instead of one per connection.
+    async fn run_timers(&self) {
+        let mut sleep = Box::pin(tokio::time::sleep_until(self.start.into()));
+        loop {
+            let now = self.now_ms();
+            let mut next = u64::MAX;
+            for idx in 0..N {
+                let Some(id) = self.server.borrow().client_at(idx) else {
+                    continue;
+                };
+                let Some(mut due) = Host::next_deadline(self, id) else {
+                    continue;
+                };
+                if due <= now {
+                    Host::poll(self, id, now);
+                    if let Some(s) = self.signals.get(idx) {
+                        s.notify();
+                    }
+                    match Host::next_deadline(self, id) {
+                        Some(d) => due = d,
+                        None => continue,
+                    }
+                }
+                next = next.min(due);
+            }
+            self.wake_all_flagged(None);
+            self.timer_at.set(next);
+            if next != u64::MAX {
+                let at = self.start + Duration::from_millis(next);
+                sleep.as_mut().reset(at.into());
+            }
+            let armed = next != u64::MAX;
+            poll_fn(|cx| {
+                if self.timer_wake.poll(cx).is_ready() {
+                    return Poll::Ready(());
+                }
+                if armed {
+                    return sleep.as_mut().poll(cx);
+                }
+                Poll::Pending
+            })
+            .await;
         }
     }
 
@@ -420,25 +476,20 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
         }
     }
 
-    fn poll_timers(&self, id: ClientId) {
-        Host::poll(self, id, self.now_ms());
-        self.wake_all_flagged(Some(id));
-    }
-
     /// After the last bytes: FIN, then read and drop input until the peer closes or the
     /// linger time passes, so unread input never turns our close into a reset.
     async fn linger(&self, stream: TcpStream) {
         let mut stream = stream;
         let _ = stream.shutdown().await;
-        let deadline = self.now_ms().saturating_add(Host::linger_ms(self));
-        let mut timer = Timer::new(self.start);
-        timer.arm(Some(deadline));
+        let limit = Duration::from_millis(Host::linger_ms(self));
+        // Boxed: only lingering sockets pay for a timer.
+        let mut sleep = Box::pin(tokio::time::sleep(limit));
         loop {
             let readable = poll_fn(|cx| {
                 if stream.poll_read_ready(cx).is_ready() {
                     return Poll::Ready(true);
                 }
-                timer.poll(cx).map(|()| false)
+                sleep.as_mut().poll(cx).map(|()| false)
             })
             .await;
             if !readable {
@@ -521,13 +572,6 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Host
     }
 }
 
-/// What ended a wait of the client loop.
-enum Woke {
-    Readable,
-    Signal,
-    Timer,
-}
-
 /// A wake-up for one slot's task, for tasks on one thread: a flag and the waker to call.
 /// Like `Notify::notify_one`, a wake-up sent while nobody waits is kept for the next wait.
 #[derive(Default)]
@@ -554,52 +598,6 @@ impl Signal {
         };
         self.waker.set(Some(waker));
         Poll::Pending
-    }
-}
-
-/// One client's timer: a tokio `Sleep` moved only when the next deadline comes earlier than
-/// the one it is set for (or after it fired). A deadline that moves later, as the idle
-/// deadline does with every message, costs nothing: the timer fires early once, the server's
-/// `poll` finds nothing due, and it is set again.
-struct Timer {
-    sleep: Pin<Box<Sleep>>,
-    start: Instant,
-    /// The deadline (ms) the sleep is set for, while it has not fired.
-    at: Option<u64>,
-    /// The deadline wanted now; `None`: no timer.
-    want: Option<u64>,
-}
-
-impl Timer {
-    fn new(start: Instant) -> Self {
-        Timer {
-            sleep: Box::pin(tokio::time::sleep_until(start.into())),
-            start,
-            at: None,
-            want: None,
-        }
-    }
-
-    fn arm(&mut self, deadline: Option<u64>) {
-        self.want = deadline;
-        if let Some(d) = deadline
-            && self.at.is_none_or(|at| d < at)
-        {
-            let when = self.start + Duration::from_millis(d);
-            self.sleep.as_mut().reset(when.into());
-            self.at = Some(d);
-        }
-    }
-
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.want.is_none() {
-            return Poll::Pending;
-        }
-        let fired = self.sleep.as_mut().poll(cx);
-        if fired.is_ready() {
-            self.at = None;
-        }
-        fired
     }
 }
 
@@ -671,5 +669,6 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> WebSocket
         self.inner.closing.set(true);
         self.inner.shutdown.notify_one();
         self.inner.wake_all_flagged(None);
+        self.inner.timer_wake.notify();
     }
 }
