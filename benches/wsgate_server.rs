@@ -9,7 +9,7 @@
 //!   connections).
 //!
 //! It prints `listening on 127.0.0.1:PORT` and, on the next line, `prealloc BYTES`: the
-//! memory of the server's slots, allocated once at start. `benches/run.sh` counts that memory
+//! memory allocated once at start for all slots (`TokioServer::preallocated`). `benches/run.sh` counts that memory
 //! per slot in the resident memory per connection, since the slots exist before any client.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -41,7 +41,7 @@ async fn serve<const N: usize, const RX: usize, const TX: usize>(
         .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
     server.bind_message_handlers(Box::new(gateway))?;
     println!("listening on {}", server.local_addr());
-    println!("prealloc {}", server.server_size());
+    println!("prealloc {}", server.preallocated());
     server.run().await
 }
 

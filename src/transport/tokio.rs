@@ -38,7 +38,10 @@ use std::boxed::Box;
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Wake;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use std::vec::Vec;
@@ -74,9 +77,15 @@ impl Default for TokioOptions {
 const MAX_REFUSING: usize = 256;
 
 struct Inner<const N: usize, const RX: usize, const TX: usize, const G: usize> {
+    /// Itself, for the tasks it spawns.
+    this: Weak<Self>,
     server: RefCell<Server<'static, N, RX, TX, G>>,
-    /// One wake-up per slot: frames were queued for it by another task.
-    signals: Vec<Signal>,
+    /// Each client's socket and loop state, by slot; `None` for a free slot.
+    conns: RefCell<Vec<Option<Conn>>>,
+    /// Slots the driver task has to look at (socket readiness, timers, frames queued by
+    /// another client), and a waker per slot that queues it.
+    ready: Arc<ReadyQueue>,
+    wakers: Vec<Waker>,
     /// The read buffer of every connection: a read is fed to the server before the next
     /// one starts, so one buffer serves them all.
     scratch: RefCell<Box<[u8]>>,
@@ -125,10 +134,21 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> TokioServ
         listener.set_nonblocking(true)?;
         let local_addr = listener.local_addr()?;
         let server = Server::new(options.config);
+        let ready = Arc::new(ReadyQueue::new(N));
         Ok(TokioServer {
-            inner: Rc::new(Inner {
+            inner: Rc::new_cyclic(|this| Inner {
+                this: this.clone(),
                 server: RefCell::new(server),
-                signals: (0..N).map(|_| Signal::default()).collect(),
+                conns: RefCell::new((0..N).map(|_| None).collect()),
+                ready: ready.clone(),
+                wakers: (0..N)
+                    .map(|idx| {
+                        Waker::from(Arc::new(SlotWake {
+                            idx,
+                            queue: ready.clone(),
+                        }))
+                    })
+                    .collect(),
                 scratch: RefCell::new(
                     std::vec![0u8; options.read_buffer.max(512)].into_boxed_slice(),
                 ),
@@ -153,6 +173,18 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> TokioServ
     /// allocated when it is bound.
     pub fn server_size(&self) -> usize {
         core::mem::size_of::<Server<'static, N, RX, TX, G>>()
+    }
+
+    /// Bytes this transport allocates up front for its `N` clients: the server
+    /// ([`TokioServer::server_size`]) plus, per slot, the socket's place and a waker.
+    pub fn preallocated(&self) -> usize {
+        let per_slot = core::mem::size_of::<Option<Conn>>()
+            + core::mem::size_of::<Waker>()
+            // The waker's `Arc` (two counts and its data) and the slot's ready flag.
+            + 2 * core::mem::size_of::<usize>()
+            + core::mem::size_of::<SlotWake>()
+            + 1;
+        self.server_size() + N * per_slot
     }
 
     /// A copy of the counters.
@@ -213,8 +245,11 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> TokioServ
         let local = tokio::task::LocalSet::new();
         let inner = self.inner.clone();
         let timers = local.spawn_local(async move { inner.run_timers().await });
+        let inner = self.inner.clone();
+        let driver = local.spawn_local(async move { inner.drive().await });
         local.run_until(self.accept_loop(listener)).await;
         timers.abort();
+        driver.abort();
         Ok(())
     }
 
@@ -242,8 +277,14 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> TokioServ
                 Ok(id) => {
                     // The handshake deadline may come before anything the timer waits for.
                     self.inner.note_deadline(id);
-                    let inner = self.inner.clone();
-                    tokio::task::spawn_local(async move { inner.serve(id, stream).await });
+                    if let Some(place) = self.inner.conns.borrow_mut().get_mut(id.index()) {
+                        *place = Some(Conn {
+                            id,
+                            stream,
+                            held: Vec::new(),
+                        });
+                    }
+                    self.inner.ready.push(id.index());
                 }
                 Err(_) => {
                     if self.inner.refusing.get() < MAX_REFUSING {
@@ -292,96 +333,110 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
             if except.is_some_and(|id| id.index() == i) {
                 continue;
             }
-            if let Some(s) = self.signals.get(i) {
-                s.notify();
+            self.ready.push(i);
+        }
+    }
+
+    /// The driver task: runs every client. It waits until some slot is queued (its socket
+    /// became readable or writable, a timer ran, another client queued frames for it), then
+    /// steps each queued slot. One task for all clients: an idle connection costs its slot,
+    /// its socket and nothing else.
+    async fn drive(&self) {
+        let mut batch = Vec::with_capacity(N);
+        loop {
+            poll_fn(|cx| self.ready.take(&mut batch, cx.waker())).await;
+            for idx in batch.drain(..) {
+                self.step(idx);
             }
         }
     }
 
-    /// Runs one client: the tokio form of [`session::run`]. It reads through the shared
-    /// scratch buffer and writes straight from the server's transmit buffer, and its timers
-    /// are run by the one timer task ([`Inner::run_timers`]), so an idle connection holds
-    /// no buffer and no timer of its own beyond its slot.
-    async fn serve(&self, id: ClientId, stream: TcpStream) {
-        let clean = self.serve_open(id, &stream).await;
-        Host::release(self, id);
-        if clean {
-            self.linger(stream).await;
-        }
-    }
-
-    /// The main loop; true when the socket should be shut down politely.
-    async fn serve_open(&self, id: ClientId, stream: &TcpStream) -> bool {
-        let Some(signal) = self.signals.get(id.index()) else {
-            return false;
+    /// Runs slot `idx` as far as it goes without waiting: the tokio form of
+    /// [`session::run`]'s loop. It reads into the shared scratch buffer and writes straight
+    /// from the server's transmit buffer; it returns when the socket has nothing to read
+    /// or no room to write (having registered the slot's waker), or when the client is done.
+    fn step(&self, idx: usize) {
+        let Some(waker) = self.wakers.get(idx) else {
+            return;
         };
-        // Input the server could not take yet (its transmit buffer was full); empty, and
-        // unallocated, unless a client pipelines faster than it reads.
-        let mut held: Vec<u8> = Vec::new();
-        loop {
-            match self.write_out(id, stream) {
-                Err(()) => return false,
+        let mut cx = Context::from_waker(waker);
+        let mut conns = self.conns.borrow_mut();
+        let Some(conn) = conns.get_mut(idx).and_then(|c| c.as_mut()) else {
+            return;
+        };
+        let id = conn.id;
+        // A client that keeps the socket full of input gets this many reads, then the
+        // others get their turn.
+        let mut reads = 0;
+        let clean = loop {
+            match self.write_out(id, &conn.stream) {
+                Err(()) => break false,
                 Ok(false) => {
-                    // The socket is full: wait for room, or for the timer task (it ends a
-                    // client that stopped reading).
-                    let room = poll_fn(|cx| {
-                        if stream.poll_write_ready(cx).is_ready() {
-                            return Poll::Ready(true);
-                        }
-                        signal.poll(cx).map(|()| false)
-                    })
-                    .await;
-                    if !room && Host::wants_close(self, id) {
-                        return false;
+                    // The socket is full: the timers end a client that stopped reading.
+                    if Host::wants_close(self, id) {
+                        break false;
+                    }
+                    if conn.stream.poll_write_ready(&mut cx).is_pending() {
+                        return;
                     }
                     continue;
                 }
                 Ok(true) => {}
             }
-            if !held.is_empty() {
-                let used = self.feed_all(id, &held);
+            if !conn.held.is_empty() {
+                let used = self.feed_all(id, &conn.held);
                 if used > 0 {
-                    held.drain(..used);
+                    conn.held.drain(..used);
                     continue;
                 }
                 if Host::wants_close(self, id) {
-                    held = Vec::new();
+                    conn.held = Vec::new();
                 }
             }
             if Host::resume(self, id, self.now_ms()) {
                 continue;
             }
             if Host::wants_close(self, id) {
-                return true;
+                break true;
             }
             self.note_deadline(id);
-            // Held input goes first: read no more until the server has taken it.
-            let read = held.is_empty();
-            let readable = poll_fn(|cx| {
-                if read && stream.poll_read_ready(cx).is_ready() {
-                    return Poll::Ready(true);
-                }
-                signal.poll(cx).map(|()| false)
-            })
-            .await;
-            if !readable {
-                continue;
+            if !conn.held.is_empty() {
+                // Held input goes first: read no more until the server has taken it.
+                return;
             }
+            if reads == 16 {
+                self.ready.push(idx);
+                return;
+            }
+            reads += 1;
             let mut scratch = self.scratch.borrow_mut();
-            match stream.try_read(&mut scratch) {
-                Ok(0) => return false,
+            match conn.stream.try_read(&mut scratch) {
+                Ok(0) => break false,
                 Ok(n) => {
                     let input = scratch.get(..n).unwrap_or(&[]);
                     let used = self.feed_all(id, input);
                     if let Some(rest) = input.get(used..).filter(|r| !r.is_empty())
                         && !Host::wants_close(self, id)
                     {
-                        held.extend_from_slice(rest);
+                        conn.held.extend_from_slice(rest);
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(_) => return false,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if conn.stream.poll_read_ready(&mut cx).is_pending() {
+                        return;
+                    }
+                }
+                Err(_) => break false,
             }
+        };
+        // The client is done: free the slot, and shut a clean socket down politely.
+        let Some(conn) = conns.get_mut(idx).and_then(Option::take) else {
+            return;
+        };
+        drop(conns);
+        Host::release(self, id);
+        if clean && let Some(inner) = self.this.upgrade() {
+            tokio::task::spawn_local(async move { inner.linger(conn.stream).await });
         }
     }
 
@@ -411,9 +466,7 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
                 };
                 if due <= now {
                     Host::poll(self, id, now);
-                    if let Some(s) = self.signals.get(idx) {
-                        s.notify();
-                    }
+                    self.ready.push(idx);
                     match Host::next_deadline(self, id) {
                         Some(d) => due = d,
                         None => continue,
@@ -556,10 +609,10 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Host
         self.wake_all_flagged(Some(except));
     }
     async fn wait_wake(&self, slot: usize) {
-        match self.signals.get(slot) {
-            Some(s) => poll_fn(|cx| s.poll(cx)).await,
-            None => core::future::pending().await,
-        }
+        // Only `session::run` waits for wake-ups, and this transport runs its clients
+        // itself (`Inner::step`); the session's `linger` never asks.
+        let _ = slot;
+        core::future::pending().await
     }
     async fn sleep_until(&self, deadline: Option<u64>) {
         match deadline {
@@ -569,6 +622,89 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Host
             }
             None => core::future::pending().await,
         }
+    }
+}
+
+/// One client of the driver task.
+struct Conn {
+    id: ClientId,
+    stream: TcpStream,
+    /// Input the server could not take yet (its transmit buffer was full); empty, and
+    /// unallocated, unless a client pipelines faster than it reads.
+    held: Vec<u8>,
+}
+
+/// The slots waiting for the driver task, in the order they were queued, each at most
+/// once. Wakers must be `Send + Sync`, hence the atomics and mutexes, though everything runs
+/// on one thread (so they are never contended).
+struct ReadyQueue {
+    queued: Vec<AtomicBool>,
+    list: Mutex<Vec<usize>>,
+    driver: Mutex<Option<Waker>>,
+}
+
+impl ReadyQueue {
+    fn new(n: usize) -> Self {
+        ReadyQueue {
+            queued: (0..n).map(|_| AtomicBool::new(false)).collect(),
+            list: Mutex::new(Vec::with_capacity(n)),
+            driver: Mutex::new(None),
+        }
+    }
+
+    /// Queues slot `idx` (once) and wakes the driver.
+    fn push(&self, idx: usize) {
+        let Some(flag) = self.queued.get(idx) else {
+            return;
+        };
+        if flag.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Ok(mut list) = self.list.lock() {
+            list.push(idx);
+        }
+        let driver = self.driver.lock().ok().and_then(|mut d| d.take());
+        if let Some(w) = driver {
+            w.wake();
+        }
+    }
+
+    /// Moves the queued slots into `batch` (empty on entry), or registers `waker` for the
+    /// next push.
+    fn take(&self, batch: &mut Vec<usize>, waker: &Waker) -> Poll<()> {
+        if let Ok(mut list) = self.list.lock()
+            && !list.is_empty()
+        {
+            core::mem::swap(&mut *list, batch);
+            for &idx in batch.iter() {
+                if let Some(flag) = self.queued.get(idx) {
+                    flag.store(false, Ordering::Release);
+                }
+            }
+            return Poll::Ready(());
+        }
+        if let Ok(mut d) = self.driver.lock() {
+            match &*d {
+                Some(w) if w.will_wake(waker) => {}
+                _ => *d = Some(waker.clone()),
+            }
+        }
+        Poll::Pending
+    }
+}
+
+/// The waker of one slot: tokio's I/O driver (socket readiness) queues the slot with it.
+struct SlotWake {
+    idx: usize,
+    queue: Arc<ReadyQueue>,
+}
+
+impl Wake for SlotWake {
+    fn wake(self: Arc<Self>) {
+        self.queue.push(self.idx);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.queue.push(self.idx);
     }
 }
 
