@@ -1,5 +1,7 @@
-//! The async loop that runs one client, written once over `embedded_io_async::{Read, Write}`
-//! so it runs on embassy-net's `TcpSocket` and, through `embedded-io-adapters`, on tokio.
+//! The async loop that runs one client, written over `embedded_io_async::{Read, Write}`: the
+//! embassy-net transport runs it on each `TcpSocket`, and any other transport with one task
+//! per client can. (The tokio transport drives all its clients from one task of its own, and
+//! uses [`linger`] for the sockets it refuses.)
 //!
 //! The loop waits for whichever comes first: bytes from the socket, a wake-up (another task
 //! queued frames for this client), or the client's next timer. Bytes are fed to the sans-IO

@@ -1,12 +1,23 @@
 //! The tokio transport (feature `tokio`): wsgate on a host, for servers and tests.
 //!
 //! One [`TokioServer`] owns the sans-IO [`Server`] in an `Rc<RefCell<..>>` and runs on the
-//! current thread inside a `tokio::task::LocalSet`: one task per connection, each running
-//! the shared [`session`] loop over the socket through `embedded-io-adapters`. Connections
-//! above capacity get `503 Service Unavailable`. Handles ([`TokioServer`] is `Clone`) can
-//! broadcast, send and close from any task on the same thread.
+//! current thread inside a `tokio::task::LocalSet`, with three tasks whatever the number of
+//! clients:
+//! - the accept loop puts each new socket in the table of its slot (connections above
+//!   capacity get `503 Service Unavailable`);
+//! - the driver steps every client whose socket became ready (or that another client queued
+//!   frames for): it reads into one buffer shared by all clients, feeds the server, and
+//!   writes everything one read produced straight from the slot's transmit buffer, in one
+//!   write when the socket takes it;
+//! - the timer task runs every client's timers and sleeps until the earliest deadline.
 //!
-//! The transport allocates (tasks, the gateway boxes); the core it drives does not.
+//! So an idle connection costs its slot, its socket and nothing else: no task, no buffer, no
+//! timer of its own. Sockets that closed cleanly linger in a short task of their own until
+//! the peer closes too. Handles ([`TokioServer`] is `Clone`) can broadcast, send and close
+//! from any task on the same thread.
+//!
+//! The transport allocates (the slot table, the shared buffer, the gateway boxes); the core
+//! it drives does not.
 //!
 //! ```no_run
 //! use wsgate::gateway::Gateway;
