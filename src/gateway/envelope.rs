@@ -271,8 +271,20 @@ impl core::error::Error for EnvelopeError {}
 type Res<T> = Result<T, EnvelopeError>;
 
 /// Skips JSON whitespace (space, tab, LF, CR).
+///
+/// Compact JSON has none, so the common case is one compare: no byte above `' '` is
+/// whitespace.
 #[inline(always)]
-fn skip_ws(mut t: &[u8]) -> &[u8] {
+fn skip_ws(t: &[u8]) -> &[u8] {
+    match t {
+        [b, ..] if *b <= b' ' => skip_ws_run(t),
+        _ => t,
+    }
+}
+
+/// The loop of [`skip_ws`], out of line.
+#[inline(never)]
+fn skip_ws_run(mut t: &[u8]) -> &[u8] {
     while let [b' ' | b'\t' | b'\n' | b'\r', rest @ ..] = t {
         t = rest;
     }
@@ -283,35 +295,137 @@ fn skip_ws(mut t: &[u8]) -> &[u8] {
 const ONES: usize = usize::MAX / 0xFF;
 /// `0x8080...80` for the native word.
 const HIGHS: usize = ONES << 7;
-/// Bytes read per step when skipping string contents.
+/// Bytes read per step by the word-at-a-time scans.
 const WORD: usize = core::mem::size_of::<usize>();
 
+/// Whether the target has 128-bit vector registers, which LLVM uses for the loops over
+/// [`CHUNK`]-byte chunks. Without them (e.g. a Cortex-M) such a loop is long scalar code,
+/// slower than a word at a time, so only the word-at-a-time scans are used.
+const WIDE: bool = cfg!(any(
+    target_feature = "sse2",
+    target_feature = "neon",
+    target_feature = "simd128"
+));
+
+/// Bytes per step of the vectorised scans: two 128-bit registers.
+const CHUNK: usize = 32;
+
 /// Whether a byte ends a run of plain string bytes: `"`, `\` or a control character.
+///
+/// Bitwise `|`, not `||`: branch-free, so loops over it vectorise.
 #[inline(always)]
 fn is_string_special(b: u8) -> bool {
-    b == b'"' || b == b'\\' || b < 0x20
+    (b == b'"') | (b == b'\\') | (b < 0x20)
+}
+
+/// Sets the high bit of each byte of `x` that is `"`, `\` or below 0x20. Borrows can only
+/// add false positives above a true one, so the lowest set bit is exact, and bytes below
+/// the first true one are never marked.
+#[inline(always)]
+fn special_bits(x: usize) -> usize {
+    let q = x ^ (ONES * usize::from(b'"'));
+    let s = x ^ (ONES * usize::from(b'\\'));
+    ((q.wrapping_sub(ONES) & !q) | (s.wrapping_sub(ONES) & !s) | (x.wrapping_sub(ONES * 0x20) & !x))
+        & HIGHS
+}
+
+/// Index of the byte holding the lowest set bit of a little-endian word (the first byte in
+/// memory is the lowest).
+#[inline(always)]
+fn lowest_byte(hit: usize) -> usize {
+    (hit.trailing_zeros() / 8) as usize
+}
+
+/// Non-zero exactly for `"`, `\` and control characters: the flag of
+/// [`is_string_special`] in plain `u8` arithmetic (xor, min, saturating subtraction), which
+/// LLVM maps onto vector instructions where a `bool` per byte would defeat it.
+#[inline(always)]
+fn string_special_flag(b: u8) -> u8 {
+    let level = (b ^ b'"').min(b ^ b'\\').min(b.saturating_sub(0x1F));
+    1u8.saturating_sub(level)
+}
+
+/// Whether any byte of `chunk` has a non-zero `flag`: a branch-free OR over the chunk,
+/// which LLVM turns into a few vector instructions.
+#[inline(always)]
+fn any_in_chunk(chunk: &[u8; CHUNK], flag: impl Fn(u8) -> u8) -> bool {
+    chunk.iter().fold(0u8, |acc, &b| acc | flag(b)) != 0
+}
+
+/// Index of the first `"`, `\` or control character in `chunk` (`CHUNK` if none), a word
+/// at a time.
+#[inline(always)]
+fn first_special_in(chunk: &[u8; CHUNK]) -> usize {
+    let (words, _) = chunk.as_chunks::<WORD>();
+    let mut base = 0;
+    for w in words {
+        let hit = special_bits(usize::from_le_bytes(*w));
+        if hit != 0 {
+            return base + lowest_byte(hit);
+        }
+        base += WORD;
+    }
+    CHUNK
 }
 
 /// Skips string bytes that are neither `"`, `\` nor a control character; returns the input
-/// from the first such byte (or empty). Reads a machine word at a time.
+/// from the first such byte (or empty).
+///
+/// Most keys and event names are shorter than a word, so the first word is checked inline;
+/// longer runs continue out of line.
 #[inline(always)]
-fn skip_plain(mut t: &[u8]) -> &[u8] {
+fn skip_plain(t: &[u8]) -> &[u8] {
+    match t.first_chunk::<WORD>() {
+        Some(first) => {
+            let hit = special_bits(usize::from_le_bytes(*first));
+            if hit != 0 {
+                t.get(lowest_byte(hit)..).unwrap_or_default()
+            } else {
+                skip_plain_long::<WIDE>(t, WORD)
+            }
+        }
+        None => skip_plain_long::<WIDE>(t, 0),
+    }
+}
+
+/// [`skip_plain`] of `s`, whose first `done` bytes are known to be plain. `CHUNKS`: use the
+/// vectorised [`CHUNK`]-byte steps before the word-at-a-time ones.
+#[inline(never)]
+fn skip_plain_long<const CHUNKS: bool>(s: &[u8], done: usize) -> &[u8] {
+    let mut t = s.get(done..).unwrap_or_default();
+    if CHUNKS {
+        while let Some((chunk, rest)) = t.split_first_chunk::<CHUNK>() {
+            if any_in_chunk(chunk, string_special_flag) {
+                return t.get(first_special_in(chunk)..).unwrap_or_default();
+            }
+            t = rest;
+        }
+    }
     while let Some((chunk, rest)) = t.split_first_chunk::<WORD>() {
-        let x = usize::from_le_bytes(*chunk);
-        let q = x ^ (ONES * usize::from(b'"'));
-        let s = x ^ (ONES * usize::from(b'\\'));
-        // Each term sets the high bit of a byte that is `"`, `\` or below 0x20. Borrows can
-        // only add false positives above a true one, so the lowest set bit is exact.
-        let hit = ((q.wrapping_sub(ONES) & !q)
-            | (s.wrapping_sub(ONES) & !s)
-            | (x.wrapping_sub(ONES * 0x20) & !x))
-            & HIGHS;
+        let hit = special_bits(usize::from_le_bytes(*chunk));
         if hit != 0 {
-            // Little-endian load: the first byte in memory is the lowest.
-            let first = (hit.trailing_zeros() / 8) as usize;
-            return t.get(first..).unwrap_or_default();
+            return t.get(lowest_byte(hit)..).unwrap_or_default();
         }
         t = rest;
+    }
+    if t.is_empty() {
+        return t;
+    }
+    // Fewer than a word left. When `s` has a word, read its last one instead: the bytes of
+    // it before `t` are plain, so they mark nothing and lend no borrow to `t`'s bytes.
+    let last = s
+        .len()
+        .checked_sub(WORD)
+        .and_then(|at| s.get(at..))
+        .and_then(|w| w.first_chunk::<WORD>());
+    if let Some(last) = last {
+        // `t` holds 1..WORD bytes, so the shift is below the word's width.
+        let before_t = WORD.saturating_sub(t.len()) as u32;
+        let hit = special_bits(usize::from_le_bytes(*last))
+            .checked_shr(before_t * 8)
+            .unwrap_or(0);
+        let at = if hit != 0 { lowest_byte(hit) } else { t.len() };
+        return t.get(at..).unwrap_or_default();
     }
     while let [b, rest @ ..] = t {
         if is_string_special(*b) {
@@ -323,31 +437,37 @@ fn skip_plain(mut t: &[u8]) -> &[u8] {
 }
 
 /// Skips a string whose opening quote is already consumed; returns the input after the
-/// closing quote, or `None` when the string is malformed or unterminated. Sets
-/// `has_escapes` when the string holds a backslash escape.
+/// closing quote, or `None` when the string is malformed or unterminated.
 ///
-/// Returns two words (no `Result` of a tuple) so the hot path stays in registers.
-#[inline]
-fn skip_string<'a>(s: &'a [u8], has_escapes: &mut bool) -> Option<&'a [u8]> {
-    let mut t = s;
+/// The common string without escapes takes the inline path; see [`skip_escaped`].
+#[inline(always)]
+fn skip_string(s: &[u8]) -> Option<&[u8]> {
+    match skip_plain(s) {
+        [b'"', rest @ ..] => Some(rest),
+        t => skip_escaped(t),
+    }
+}
+
+/// The rest of a string from its first byte that is not plain; returns the input after the
+/// closing quote, or `None` when malformed. When it returns `Some` and `t` did not start
+/// at the closing quote, the string holds at least one escape.
+#[inline(never)]
+fn skip_escaped(mut t: &[u8]) -> Option<&[u8]> {
     loop {
-        t = skip_plain(t);
-        match t {
+        t = match t {
             [b'"', rest @ ..] => return Some(rest),
-            [b'\\', e, rest @ ..] => {
-                *has_escapes = true;
-                t = match e {
-                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => rest,
-                    b'u' => match rest {
-                        [a, b, c, d, r @ ..] if hex4(*a, *b, *c, *d).is_some() => r,
-                        _ => return None,
-                    },
+            [b'\\', e, rest @ ..] => match e {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => rest,
+                b'u' => match rest {
+                    [a, b, c, d, r @ ..] if hex4(*a, *b, *c, *d).is_some() => r,
                     _ => return None,
-                };
-            }
+                },
+                _ => return None,
+            },
             // End of input, a lone backslash at the end, or a control character.
             _ => return None,
-        }
+        };
+        t = skip_plain(t);
     }
 }
 
@@ -355,8 +475,10 @@ fn skip_string<'a>(s: &'a [u8], has_escapes: &mut bool) -> Option<&'a [u8]> {
 /// the closing quote.
 #[inline(always)]
 fn scan_string(s: &[u8]) -> Res<(JsonStr<'_>, &[u8])> {
-    let mut has_escapes = false;
-    let rest = skip_string(s, &mut has_escapes).ok_or(EnvelopeError::InvalidJson)?;
+    let (rest, has_escapes) = match skip_plain(s) {
+        [b'"', rest @ ..] => (rest, false),
+        t => (skip_escaped(t).ok_or(EnvelopeError::InvalidJson)?, true),
+    };
     // `rest` is a suffix of `s`; the string is what precedes it, less the closing quote.
     let n = s
         .len()
@@ -415,8 +537,7 @@ fn skip_key(t: &[u8]) -> Option<&[u8]> {
     let [b'"', rest @ ..] = t else {
         return None;
     };
-    let mut esc = false;
-    match skip_ws(skip_string(rest, &mut esc)?) {
+    match skip_ws(skip_string(rest)?) {
         [b':', rest @ ..] => Some(skip_ws(rest)),
         _ => None,
     }
@@ -446,8 +567,7 @@ fn skip_value(mut t: &[u8], outer: u32) -> Res<&[u8]> {
     'value: loop {
         match t {
             [b'"', rest @ ..] => {
-                let mut esc = false;
-                t = skip_string(rest, &mut esc).ok_or(EnvelopeError::InvalidJson)?;
+                t = skip_string(rest).ok_or(EnvelopeError::InvalidJson)?;
             }
             [b'{', rest @ ..] => {
                 if depth >= limit {
@@ -723,22 +843,61 @@ impl Sink for Writer<'_> {
     }
 }
 
+/// Whether `s` holds a byte at or below `' '` (whitespace, or a control character).
+/// `CHUNKS`: as for [`skip_plain_long`].
+#[inline]
+fn has_space_or_control<const CHUNKS: bool>(s: &[u8]) -> bool {
+    // High bit set in each byte of `x` at or below 0x20 (plus false positives above a true
+    // one only, which does not change whether any is set).
+    let low = |x: usize| x.wrapping_sub(ONES * 0x21) & !x & HIGHS;
+    let mut t = s;
+    if CHUNKS {
+        let (chunks, rest) = t.as_chunks::<CHUNK>();
+        if chunks
+            .iter()
+            .any(|c| any_in_chunk(c, |b| 0x21u8.saturating_sub(b)))
+        {
+            return true;
+        }
+        t = rest;
+    }
+    let (words, _) = t.as_chunks::<WORD>();
+    if words.iter().any(|w| low(usize::from_le_bytes(*w)) != 0) {
+        return true;
+    }
+    // The last bytes: the last word of `s` (re-reading some checked bytes is harmless).
+    match s.last_chunk::<WORD>() {
+        Some(w) => low(usize::from_le_bytes(*w)) != 0,
+        None => s.iter().any(|&b| b <= b' '),
+    }
+}
+
 /// Emits `src` without whitespace outside strings.
+///
+/// Input without any byte at or below `' '` has no whitespace to remove and is emitted in
+/// one piece. Otherwise the input is emitted in runs broken only where whitespace is left
+/// out.
 fn compact_walk(src: &[u8], sink: &mut impl Sink) -> bool {
+    if !has_space_or_control::<WIDE>(src) {
+        return sink.put(src);
+    }
+    // `run` is the input from the start of the run not yet emitted; `t` is the input from
+    // the scan position, a suffix of `run`.
+    let mut run = src;
     let mut t = src;
     loop {
-        let n = t
-            .iter()
-            .position(|&b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'"'))
-            .unwrap_or(t.len());
-        let Some((run, rest)) = t.split_at_checked(n) else {
-            return false;
-        };
-        if !sink.put(run) {
-            return false;
-        }
-        t = match rest {
-            [] => return true,
+        t = match t {
+            [] => return sink.put(run),
+            [b' ' | b'\t' | b'\n' | b'\r', ..] => {
+                let Ok(kept) = before(run, t) else {
+                    return false;
+                };
+                if !sink.put(kept) {
+                    return false;
+                }
+                run = skip_ws(t);
+                run
+            }
             [b'"', body @ ..] => {
                 // Find the end of the string; garbage (unterminated) runs to the end.
                 let mut s = body;
@@ -754,15 +913,9 @@ fn compact_walk(src: &[u8], sink: &mut impl Sink) -> bool {
                         [_, r @ ..] => s = r,
                     }
                 }
-                let Ok(lit) = before(rest, s) else {
-                    return false;
-                };
-                if !sink.put(lit) {
-                    return false;
-                }
                 s
             }
-            [_, r @ ..] => r,
+            [_, rest @ ..] => rest,
         };
     }
 }
@@ -787,12 +940,6 @@ pub fn compact_len(src: &[u8]) -> usize {
 /// Lowercase hex digits.
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// Whether `JSON.stringify` escapes this byte.
-#[inline(always)]
-fn needs_escape(b: u8) -> bool {
-    b == b'"' || b == b'\\' || b < 0x20
-}
-
 /// Emits `s` as a JSON string literal escaped as `JSON.stringify` does.
 fn escape_walk(s: &str, sink: &mut impl Sink) -> bool {
     if !sink.put(b"\"") {
@@ -800,8 +947,9 @@ fn escape_walk(s: &str, sink: &mut impl Sink) -> bool {
     }
     let mut t = s.as_bytes();
     loop {
-        let n = t.iter().position(|&b| needs_escape(b)).unwrap_or(t.len());
-        let Some((run, rest)) = t.split_at_checked(n) else {
+        // The bytes `JSON.stringify` escapes are exactly those that end a plain run.
+        let rest = skip_plain(t);
+        let Ok(run) = before(t, rest) else {
             return false;
         };
         if !sink.put(run) {
@@ -1297,8 +1445,9 @@ mod tests {
 
     #[test]
     fn strings_with_specials_at_every_offset() {
-        // Exercises the word-at-a-time skipping around every alignment.
-        for prefix in 0..40 {
+        // Exercises the word-at-a-time and chunked skipping around every alignment and
+        // across the first chunk boundaries.
+        for prefix in 0..70 {
             for filler in [
                 b'a',
                 0x7f,
@@ -1353,8 +1502,9 @@ mod tests {
         ];
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         for _ in 0..20_000 {
-            let len = rng.below(24);
-            let plain_bias = rng.below(4);
+            let max = if rng.chance(50) { 24 } else { 100 };
+            let len = rng.below(max);
+            let plain_bias = rng.below(6);
             let v: Vec<u8> = (0..len)
                 .map(|_| {
                     if rng.below(4) < plain_bias {
@@ -1369,6 +1519,80 @@ mod tests {
                 .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
                 .unwrap_or(v.len());
             assert_eq!(v.len() - skip_plain(&v).len(), want, "{v:02x?}");
+            // Both variants of the long scan (the one this target does not use included),
+            // from every point known to be plain.
+            for done in 0..=want {
+                for got in [
+                    skip_plain_long::<true>(&v, done).len(),
+                    skip_plain_long::<false>(&v, done).len(),
+                ] {
+                    assert_eq!(v.len() - got, want, "{done} {v:02x?}");
+                }
+            }
+        }
+    }
+
+    /// Every length and position around the word and chunk sizes.
+    const LENGTHS: [usize; 17] = [
+        0, 1, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 63, 64, 65, 70,
+    ];
+
+    #[test]
+    fn skip_plain_finds_each_special_at_every_offset() {
+        for len in LENGTHS {
+            for filler in [b'a', 0x20, 0x21, 0x7f, 0x80, 0xff] {
+                let plain = vec![filler; len];
+                assert!(skip_plain(&plain).is_empty());
+                assert!(skip_plain_long::<true>(&plain, 0).is_empty());
+                assert!(skip_plain_long::<false>(&plain, 0).is_empty());
+                for at in 0..len {
+                    for special in [b'"', b'\\', 0x00, 0x0a, 0x1f] {
+                        let mut v = plain.clone();
+                        v[at] = special;
+                        // A second special later must not hide the first.
+                        if at + 3 < len {
+                            v[at + 3] = b'"';
+                        }
+                        assert_eq!(len - skip_plain(&v).len(), at, "{len} {at} {special}");
+                        for done in 0..=at {
+                            assert_eq!(len - skip_plain_long::<true>(&v, done).len(), at);
+                            assert_eq!(len - skip_plain_long::<false>(&v, done).len(), at);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn long_strings_in_envelopes() {
+        for len in LENGTHS {
+            for at in 0..=len {
+                // A plain string with an escape (or nothing) at `at`, as event and as data.
+                let mut body = vec![b'x'; len];
+                let esc = at < len;
+                if esc {
+                    body.splice(at..at + 1, *b"\\n");
+                }
+                let body = String::from_utf8(body).unwrap();
+                let msg = format!(r#"{{"event":"{body}","data":["{body}","{body}"]}}"#);
+                let e = parse_envelope(msg.as_bytes()).unwrap();
+                assert_eq!(e.event.raw(), body.as_bytes());
+                assert_eq!(e.event.has_escapes(), esc);
+                let data = format!(r#"["{body}","{body}"]"#);
+                assert_eq!(e.data, Some(data.as_bytes()));
+                // Cut anywhere, it is invalid.
+                for n in 0..msg.len() {
+                    assert_eq!(parse_envelope(&msg.as_bytes()[..n]), Err(E), "{msg} {n}");
+                }
+                // A raw control character anywhere in the string is refused.
+                if at < len {
+                    let mut bad = msg.clone().into_bytes();
+                    let pos = r#"{"event":""#.len() + at;
+                    bad[pos] = 0x1f;
+                    assert_eq!(parse_envelope(&bad), Err(E), "{msg} {at}");
+                }
+            }
         }
     }
 
@@ -1585,6 +1809,92 @@ mod tests {
         let mut out = [0u8; 32];
         let n = compact_json(b" \"a b", &mut out).unwrap();
         assert_eq!(&out[..n], b"\"a b");
+    }
+
+    /// The compaction as first written, a byte at a time: the reference for any input,
+    /// garbage included.
+    fn compact_reference(src: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while let Some(&b) = src.get(i) {
+            i += 1;
+            match b {
+                b' ' | b'\t' | b'\n' | b'\r' => {}
+                b'"' => {
+                    out.push(b);
+                    while let Some(&c) = src.get(i) {
+                        out.push(c);
+                        i += 1;
+                        match c {
+                            b'"' => break,
+                            b'\\' => {
+                                if let Some(&e) = src.get(i) {
+                                    out.push(e);
+                                    i += 1;
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                _ => out.push(b),
+            }
+        }
+        out
+    }
+
+    fn check_compaction(src: &[u8]) {
+        let want = compact_reference(src);
+        let mut out = vec![0u8; src.len()];
+        let n = compact_json(src, &mut out);
+        assert_eq!(n, Some(want.len()), "{src:02x?}");
+        assert_eq!(&out[..want.len()], &want[..], "{src:02x?}");
+        assert_eq!(compact_len(src), want.len(), "{src:02x?}");
+        let any = src.iter().any(|&b| b <= b' ');
+        assert_eq!(has_space_or_control::<true>(src), any, "{src:02x?}");
+        assert_eq!(has_space_or_control::<false>(src), any, "{src:02x?}");
+    }
+
+    #[test]
+    fn compact_whitespace_at_every_offset() {
+        for len in LENGTHS {
+            let plain_string = format!("\"{}\"", "a".repeat(len));
+            let array: String = std::iter::repeat_n("1,", len / 2 + 1).collect();
+            let array = format!("[{}]", array.trim_end_matches(','));
+            let mixed = format!("{{\"k\":{array},\"s\":{plain_string}}}");
+            for value in [&plain_string, &array, &mixed] {
+                let v = value.as_bytes();
+                check_compaction(v);
+                for at in 0..=v.len() {
+                    for ws in [&b" "[..], b"\t", b"\r\n", b"    ", b"\x01", b"\x21"] {
+                        let mut w = v.to_vec();
+                        w.splice(at..at, ws.iter().copied());
+                        check_compaction(&w);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn compact_matches_reference_on_any_input() {
+        const BYTES: &[u8] = b"  \t\n\r\"\"\\\\\x00\x1f\x20\x21\x7f\x80\xa0\xa1\xffab{}[],:";
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for _ in 0..20_000 {
+            let max = if rng.chance(50) { 24 } else { 100 };
+            let len = rng.below(max);
+            let space_bias = rng.below(3);
+            let v: Vec<u8> = (0..len)
+                .map(|_| {
+                    if rng.below(4) < space_bias {
+                        b'a'
+                    } else {
+                        BYTES[rng.below(BYTES.len())]
+                    }
+                })
+                .collect();
+            check_compaction(&v);
+        }
     }
 
     // ---- write_json_string ----
