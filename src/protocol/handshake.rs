@@ -16,10 +16,9 @@
 //! extensions (`Sec-WebSocket-Extensions` is ignored, so no permessage-deflate), and never
 //! panics, whatever the length of a key, header or protocol list.
 
-use sha1::{Digest, Sha1};
-
 use super::base64;
 use super::http::{HeadWriter, HttpError, Status};
+use super::sha1::Sha1;
 
 /// Most header fields a request head may carry; more is refused with 431.
 pub const MAX_HEADERS: usize = 32;
@@ -295,7 +294,7 @@ pub fn accept_key(key: &[u8]) -> [u8; 28] {
     let mut sha = Sha1::new();
     sha.update(key);
     sha.update(ACCEPT_GUID);
-    let digest = sha.finalize();
+    let digest = sha.finish();
     let mut out = [0u8; 28];
     // A 20-byte digest always encodes to exactly 28 bytes, so this cannot fail.
     let _written = base64::encode(&digest, &mut out);
