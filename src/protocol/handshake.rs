@@ -292,8 +292,7 @@ pub fn validate_upgrade<'a>(req: &Request<'a>) -> Result<Upgrade<'a>, HttpError>
     let (Some(key), None) = (keys.next(), keys.next()) else {
         return Err(BAD_KEY);
     };
-    let mut nonce = [0u8; 16];
-    if key.len() != 24 || base64::decode(key, &mut nonce) != Some(16) {
+    if !is_strict_key(key) {
         return Err(BAD_KEY);
     }
     Ok(Upgrade { key })
@@ -469,6 +468,18 @@ impl<'a> Scanner<'a> {
         self.rest = rest;
         Ok(minor)
     }
+}
+
+/// `true` if `key` is the strict base64 of exactly 16 bytes (RFC 6455 §4.2.1 item 5), as
+/// [`base64::decode`] would accept it, checked without decoding: 21 symbols, a 22nd whose
+/// 4 unused low bits are zero, then `==`.
+fn is_strict_key(key: &[u8]) -> bool {
+    let [symbols @ .., last, b'=', b'='] = key else {
+        return false;
+    };
+    key.len() == 24
+        && symbols.iter().all(|&c| base64::value(c).is_some())
+        && base64::value(*last).is_some_and(|v| v & 0x0f == 0)
 }
 
 /// `value` without leading and trailing spaces and tabs (RFC 9110 §5.6.3 OWS).
@@ -910,6 +921,36 @@ Upgrade: websocket\r\n\
             )),
             Ok(RFC_KEY.to_vec())
         );
+    }
+
+    #[test]
+    fn strict_key_check_agrees_with_decode() {
+        // Every last-symbol and padding variant, and keys of other lengths.
+        let decodes =
+            |key: &[u8]| key.len() == 24 && base64::decode(key, &mut [0u8; 24]) == Some(16);
+        let alphabet = b"AQgw+/=-_ a9z";
+        for &c21 in alphabet {
+            for &c22 in alphabet {
+                for &c23 in alphabet {
+                    let mut key = *b"dGhlIHNhbXBsZSBub25jZQ==";
+                    key[21] = c21;
+                    key[22] = c22;
+                    key[23] = c23;
+                    assert_eq!(is_strict_key(&key), decodes(&key), "{key:?}");
+                    key[3] = b'=';
+                    assert_eq!(is_strict_key(&key), decodes(&key), "{key:?}");
+                }
+            }
+        }
+        for key in [
+            &b""[..],
+            b"==",
+            b"Zg==",
+            b"dGhlIHNhbXBsZSBub25jZQ=",
+            b"dGhlIHNhbXBsZSBub25jZQ===",
+        ] {
+            assert_eq!(is_strict_key(key), decodes(key), "{key:?}");
+        }
     }
 
     #[test]
