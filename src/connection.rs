@@ -294,9 +294,12 @@ pub trait Outbox {
     fn free(&self) -> usize;
 }
 
-/// A data frame being received.
+/// A frame being received (its payload is still due while `active`). All zero when idle,
+/// so a connection starts as zero bytes (no flash template for its initial value).
 #[derive(Clone, Copy, Debug)]
 struct Incoming {
+    /// A frame's payload is being read.
+    active: bool,
     opcode: OpCode,
     fin: bool,
     mask: [u8; 4],
@@ -329,11 +332,13 @@ pub struct Connection<const RX: usize, const TX: usize> {
     rx_len: usize,
     /// Handshake: bytes already scanned for the end of the head.
     scanned: usize,
-    frame: Option<Incoming>,
+    /// The frame whose payload is being read, if `frame.active`.
+    frame: Incoming,
     ctrl_len: u8,
     hdr_len: u8,
-    /// Opcode of the message being reassembled (Text or Binary).
-    message: Option<OpCode>,
+    /// Kind of the message being reassembled: `NO_MESSAGE`, or the opcode value of Text
+    /// or Binary.
+    message: u8,
     utf8: Utf8Validator,
     phase: Phase,
     owed: Owed,
@@ -342,16 +347,31 @@ pub struct Connection<const RX: usize, const TX: usize> {
     /// Close the socket once the output is flushed (HTTP responses, failed connections).
     close_after_flush: bool,
     /// A fixed page body still to be copied into the output.
-    page: &'static [u8],
+    page: Option<&'static [u8]>,
     /// Phase start (handshake, closing) in ms; while open, when our ping went out.
     since: u64,
     /// Last time any byte arrived.
     last_rx: u64,
     /// Our ping went out at `since` and its pong (or any byte) is still due.
     pinging: bool,
-    /// The code we failed or closed with, reported when the peer does not answer.
+    /// The code we failed or closed with, reported when the peer does not answer (0 until
+    /// [`Connection::start`]).
     our_code: CloseCode,
 }
+
+/// `Connection::message` when no message is being reassembled.
+const NO_MESSAGE: u8 = 0;
+
+/// The idle frame state: all zero.
+const NO_FRAME: Incoming = Incoming {
+    active: false,
+    opcode: OpCode::Continuation,
+    fin: false,
+    mask: [0; 4],
+    remaining: 0,
+    offset: 0,
+    discard: false,
+};
 
 impl<const RX: usize, const TX: usize> Default for Connection<RX, TX> {
     fn default() -> Self {
@@ -373,10 +393,10 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             hdr: [0; frame::MAX_HEADER_LEN],
             rx_len: 0,
             scanned: 0,
-            frame: None,
+            frame: NO_FRAME,
             ctrl_len: 0,
             hdr_len: 0,
-            message: None,
+            message: NO_MESSAGE,
             utf8: Utf8Validator::new(),
             phase: Phase::Idle,
             owed: Owed {
@@ -387,11 +407,11 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             },
             message_ready: false,
             close_after_flush: false,
-            page: &[],
+            page: None,
             since: 0,
             last_rx: 0,
             pinging: false,
-            our_code: CloseCode::NORMAL,
+            our_code: CloseCode(0),
         }
     }
 
@@ -400,16 +420,16 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         self.tx.clear();
         self.rx_len = 0;
         self.scanned = 0;
-        self.frame = None;
+        self.frame = NO_FRAME;
         self.ctrl_len = 0;
         self.hdr_len = 0;
-        self.message = None;
+        self.message = NO_MESSAGE;
         self.utf8.reset();
         self.phase = Phase::Handshake;
         self.owed = Owed::default();
         self.message_ready = false;
         self.close_after_flush = false;
-        self.page = &[];
+        self.page = None;
         self.since = now;
         self.last_rx = now;
         self.pinging = false;
@@ -539,7 +559,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         let spare = self.tx.spare();
         if let Some(n) = http::write_page_head(spare, content_type, body.len()) {
             self.tx.commit(n);
-            self.page = body;
+            self.page = (!body.is_empty()).then_some(body);
         }
         self.phase = Phase::Closed;
         self.since = self.last_rx;
@@ -548,10 +568,10 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
 
     fn feed_frames(&mut self, input: &[u8], now: u64) -> Feed {
         // The request head was kept for the connect hook; the first frame byte ends that.
-        if self.phase == Phase::Open && self.message.is_none() && !self.message_ready {
+        if self.phase == Phase::Open && self.message == NO_MESSAGE && !self.message_ready {
             // rx_len holds the head length right after accept; a message cannot be in
             // progress, so the head is simply forgotten here.
-            if self.frame.is_none() && self.hdr_len == 0 {
+            if !self.frame.active && self.hdr_len == 0 {
                 self.rx_len = 0;
             }
         }
@@ -571,9 +591,10 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
                 }
             }
             let rest = input.get(pos..).unwrap_or(&[]);
-            let step = match self.frame {
-                None => self.read_header(rest, now),
-                Some(f) => self.read_payload(f, rest, now),
+            let step = if self.frame.active {
+                self.read_payload(self.frame, rest, now)
+            } else {
+                self.read_header(rest, now)
             };
             pos += step.consumed;
             if step.event.is_some() {
@@ -633,13 +654,13 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         match h.opcode {
             OpCode::Continuation | OpCode::Text | OpCode::Binary => {
                 let continuation = h.opcode == OpCode::Continuation;
-                if continuation != self.message.is_some() {
+                if continuation != (self.message != NO_MESSAGE) {
                     // A continuation with nothing to continue, or a new message in the
                     // middle of a fragmented one.
                     return Some(self.fail(CloseCode::PROTOCOL_ERROR, CloseReason::ProtocolError));
                 }
                 if !continuation {
-                    self.message = Some(h.opcode);
+                    self.message = h.opcode.as_u8();
                     self.rx_len = 0;
                     self.utf8.reset();
                 }
@@ -657,6 +678,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             }
         }
         let incoming = Incoming {
+            active: true,
             opcode: h.opcode,
             fin: h.fin,
             mask,
@@ -665,10 +687,10 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             discard,
         };
         if h.payload_len == 0 {
-            self.frame = None;
+            self.frame = NO_FRAME;
             return self.finish_frame(incoming, now);
         }
-        self.frame = Some(incoming);
+        self.frame = incoming;
         None
     }
 
@@ -694,7 +716,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             };
             frame::unmask_into(dst, src, f.mask, f.offset);
             self.rx_len = at + n;
-            if self.message == Some(OpCode::Text) && self.utf8.feed(dst).is_err() {
+            if self.message == OpCode::Text.as_u8() && self.utf8.feed(dst).is_err() {
                 return Feed {
                     consumed: n,
                     event: Some(self.fail(CloseCode::INVALID_PAYLOAD, CloseReason::InvalidUtf8)),
@@ -704,11 +726,11 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         f.remaining -= n as u64;
         f.offset += n as u64;
         if f.remaining == 0 {
-            self.frame = None;
+            self.frame = NO_FRAME;
             let event = self.finish_frame(f, now);
             return Feed { consumed: n, event };
         }
-        self.frame = Some(f);
+        self.frame = f;
         Feed {
             consumed: n,
             event: None,
@@ -721,11 +743,11 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
                 if !f.fin {
                     return None;
                 }
-                let opcode = self.message.take();
+                let opcode = core::mem::replace(&mut self.message, NO_MESSAGE);
                 if f.discard {
                     return None;
                 }
-                let binary = opcode == Some(OpCode::Binary);
+                let binary = opcode == OpCode::Binary.as_u8();
                 if !binary && self.utf8.finish().is_err() {
                     return Some(self.fail(CloseCode::INVALID_PAYLOAD, CloseReason::InvalidUtf8));
                 }
@@ -784,8 +806,8 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         self.phase = Phase::Closed;
         self.since = self.last_rx;
         self.close_after_flush = true;
-        self.frame = None;
-        self.message = None;
+        self.frame = NO_FRAME;
+        self.message = NO_MESSAGE;
         self.message_ready = false;
         if pay {
             self.pay_debts();
@@ -913,7 +935,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     pub fn abort(&mut self) {
         self.owed = Owed::default();
         self.tx.clear();
-        self.page = &[];
+        self.page = None;
         self.finish(false);
     }
 
@@ -982,14 +1004,15 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     /// Bytes to send now. Call [`Connection::consume`] with how many were written.
     pub fn output(&mut self) -> &[u8] {
         self.pay_debts();
-        if !self.page.is_empty() {
+        if let Some(page) = self.page {
             let spare = self.tx.spare();
-            let n = spare.len().min(self.page.len());
-            if let (Some(dst), Some(src)) = (spare.get_mut(..n), self.page.get(..n)) {
+            let n = spare.len().min(page.len());
+            if let (Some(dst), Some(src)) = (spare.get_mut(..n), page.get(..n)) {
                 dst.copy_from_slice(src);
             }
             self.tx.commit(n);
-            self.page = self.page.get(n..).unwrap_or(&[]);
+            let rest = page.get(n..).unwrap_or(&[]);
+            self.page = (!rest.is_empty()).then_some(rest);
         }
         self.tx.pending()
     }
@@ -1005,7 +1028,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         self.phase == Phase::Closed
             && self.close_after_flush
             && self.tx.is_empty()
-            && self.page.is_empty()
+            && self.page.is_none()
             && self.owed.close.is_none()
     }
 

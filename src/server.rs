@@ -125,8 +125,26 @@ struct Slot<const RX: usize, const TX: usize> {
     in_use: bool,
     wake: bool,
     reported: bool,
-    /// A complete message waits for transmit room: `Some(binary)`.
-    deferred: Option<bool>,
+    /// A complete message waits for transmit room: `NOT_DEFERRED`, `DEFERRED_TEXT` or
+    /// `DEFERRED_BINARY` (a small integer rather than an `Option<bool>`, so an idle slot is
+    /// all zero bytes).
+    deferred: u8,
+}
+
+/// `Slot::deferred`: no message waits.
+const NOT_DEFERRED: u8 = 0;
+/// `Slot::deferred`: a text message waits.
+const DEFERRED_TEXT: u8 = 1;
+/// `Slot::deferred`: a binary message waits.
+const DEFERRED_BINARY: u8 = 2;
+
+/// The `Slot::deferred` value for a message of this kind.
+fn deferred_kind(binary: bool) -> u8 {
+    if binary {
+        DEFERRED_BINARY
+    } else {
+        DEFERRED_TEXT
+    }
 }
 
 impl<const RX: usize, const TX: usize> Slot<RX, TX> {
@@ -138,7 +156,7 @@ impl<const RX: usize, const TX: usize> Slot<RX, TX> {
             in_use: false,
             wake: false,
             reported: false,
-            deferred: None,
+            deferred: NOT_DEFERRED,
         }
     }
 
@@ -362,7 +380,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         slot.gateway = None;
         slot.wake = false;
         slot.reported = false;
-        slot.deferred = None;
+        slot.deferred = NOT_DEFERRED;
         slot.conn.start(now);
         self.stats.accepted = self.stats.accepted.wrapping_add(1);
         Ok(slot.id(index))
@@ -394,7 +412,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
                 Some(Event::Message { binary }) => {
                     self.stats.messages = self.stats.messages.wrapping_add(1);
                     if let Some(s) = self.slots.get_mut(idx) {
-                        s.deferred = Some(binary);
+                        s.deferred = deferred_kind(binary);
                     }
                     if !self.resume_slot(idx, now) {
                         break;
@@ -411,7 +429,10 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
     /// after writing output out. Returns true when it dispatched one (write the output again).
     pub fn resume(&mut self, id: ClientId, now: u64) -> Result<bool, ServerError> {
         let idx = self.index(id)?;
-        let waiting = self.slots.get(idx).is_some_and(|s| s.deferred.is_some());
+        let waiting = self
+            .slots
+            .get(idx)
+            .is_some_and(|s| s.deferred != NOT_DEFERRED);
         Ok(waiting && self.resume_slot(idx, now))
     }
 
@@ -421,14 +442,15 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         let Some(slot) = self.slots.get_mut(idx) else {
             return false;
         };
-        let Some(binary) = slot.deferred else {
+        if slot.deferred == NOT_DEFERRED {
             return true;
-        };
+        }
+        let binary = slot.deferred == DEFERRED_BINARY;
         let need = self.config.reply_room.min(TX);
         if slot.conn.pending_len() > 0 && slot.conn.outbox().free() < need {
             return false;
         }
-        slot.deferred = None;
+        slot.deferred = NOT_DEFERRED;
         self.dispatch(idx, binary, now);
         true
     }
@@ -663,7 +685,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             Event::Message { binary } => {
                 self.stats.messages = self.stats.messages.wrapping_add(1);
                 if let Some(s) = self.slots.get_mut(idx) {
-                    s.deferred = Some(binary);
+                    s.deferred = deferred_kind(binary);
                 }
                 self.resume_slot(idx, now);
             }

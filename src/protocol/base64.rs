@@ -130,7 +130,7 @@ const fn symbol(v: u8) -> u8 {
 
 /// The 6-bit value of a symbol, `None` for anything outside the standard alphabet
 /// (including `=`).
-const fn value(c: u8) -> Option<u8> {
+pub(crate) const fn value(c: u8) -> Option<u8> {
     match c {
         b'A'..=b'Z' => Some(c - b'A'),
         b'a'..=b'z' => Some(c - b'a' + 26),

@@ -2,8 +2,8 @@
 //!
 //! - [`find_head_end`] finds the end of the request head as bytes trickle in, resuming where
 //!   the last call stopped, so a request split across any number of reads works.
-//! - [`Request::parse`] parses the head (RFC 9112 §3, through `httparse`) into a borrowed view
-//!   with at most [`MAX_HEADERS`] header fields.
+//! - [`Request::parse`] parses the head (RFC 9112 §2.2, §3, §5) with a small scanner of its
+//!   own into a borrowed view with at most [`MAX_HEADERS`] header fields.
 //! - [`validate_upgrade`] checks the client's handshake against RFC 6455 §4.2.1, refusing each
 //!   failure with its own status and reason ([`HttpError`], written by
 //!   [`write_error`](super::http::write_error)).
@@ -16,10 +16,9 @@
 //! extensions (`Sec-WebSocket-Extensions` is ignored, so no permessage-deflate), and never
 //! panics, whatever the length of a key, header or protocol list.
 
-use sha1::{Digest, Sha1};
-
 use super::base64;
 use super::http::{HeadWriter, HttpError, Status};
+use super::sha1::Sha1;
 
 /// Most header fields a request head may carry; more is refused with 431.
 pub const MAX_HEADERS: usize = 32;
@@ -101,7 +100,7 @@ pub struct Request<'a> {
     /// The minor HTTP version: `1` for HTTP/1.1, `0` for HTTP/1.0.
     pub minor_version: u8,
     /// Header slots; only the first `count` are filled.
-    headers: [httparse::Header<'a>; MAX_HEADERS],
+    headers: [Field<'a>; MAX_HEADERS],
     /// Number of header fields the request carried (at most [`MAX_HEADERS`]).
     count: usize,
 }
@@ -125,32 +124,69 @@ impl<'a> Request<'a> {
     /// assert_eq!(req.header("host"), Some(&b"dev"[..]));
     /// ```
     pub fn parse(head: &'a [u8]) -> Result<Request<'a>, HttpError> {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut req = httparse::Request::new(&mut headers);
-        let parsed = req.parse(head);
-        let (method, target, version) = (req.method, req.path, req.version);
-        let count = req.headers.len();
-        match parsed {
-            Ok(httparse::Status::Complete(n)) if n == head.len() => {}
-            Ok(httparse::Status::Complete(_)) => return Err(MALFORMED),
-            Ok(httparse::Status::Partial) => return Err(INCOMPLETE),
-            Err(httparse::Error::TooManyHeaders) => return Err(TOO_MANY_HEADERS),
-            Err(_) => return Err(MALFORMED),
+        let mut s = Scanner { rest: head };
+        // Empty lines before the request line are skipped (RFC 9112 §2.2).
+        while let Some(b'\r' | b'\n') = s.rest.first() {
+            s.newline()?;
         }
-        let (Some(method), Some(target), Some(minor_version)) = (method, target, version) else {
+        // request-line = method SP request-target SP HTTP-version CRLF (RFC 9112 §3)
+        let method = s.take_while(is_tchar);
+        s.expect(b' ')?;
+        if method.is_empty() {
             return Err(MALFORMED);
-        };
-        if !target.starts_with('/') {
+        }
+        let target = s.take_while(|b| b > b' ' && b != 0x7f);
+        s.expect(b' ')?;
+        if target.is_empty() {
+            return Err(MALFORMED);
+        }
+        let target = core::str::from_utf8(target).map_err(|_| MALFORMED)?;
+        let minor_version = s.version()?;
+        s.newline()?;
+        // field-line = field-name ":" OWS field-value OWS (RFC 9112 §5); no obsolete folding.
+        let mut headers = [Field::EMPTY; MAX_HEADERS];
+        let mut count = 0;
+        loop {
+            match s.rest.first() {
+                None => return Err(INCOMPLETE),
+                Some(b'\r' | b'\n') => break,
+                Some(_) => {}
+            }
+            let name = s.take_while(is_tchar);
+            s.expect(b':')?;
+            if name.is_empty() {
+                return Err(MALFORMED);
+            }
+            s.take_while(|b| b == b' ' || b == b'\t');
+            let value = s.take_while(|b| b == b'\t' || (b >= b' ' && b != 0x7f));
+            s.newline()?;
+            let Some(slot) = headers.get_mut(count) else {
+                return Err(TOO_MANY_HEADERS);
+            };
+            *slot = Field {
+                name: core::str::from_utf8(name).map_err(|_| MALFORMED)?,
+                value: trim_ows(value),
+            };
+            count += 1;
+        }
+        s.newline()?;
+        if !s.rest.is_empty() {
+            return Err(MALFORMED);
+        }
+        if target.as_bytes().first() != Some(&b'/') {
             return Err(BAD_TARGET);
         }
-        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let (path, query) = match target.bytes().position(|b| b == b'?') {
+            Some(i) => (target.get(..i), target.get(i + 1..)),
+            None => (Some(target), None),
+        };
         Ok(Request {
-            method,
-            path,
-            query,
+            method: core::str::from_utf8(method).map_err(|_| MALFORMED)?,
+            path: path.unwrap_or(""),
+            query: query.unwrap_or(""),
             minor_version,
             headers,
-            count: count.min(MAX_HEADERS),
+            count,
         })
     }
 
@@ -172,7 +208,7 @@ impl<'a> Request<'a> {
         self.headers
             .iter()
             .take(self.count)
-            .map(|h| (h.name, trim_ows(h.value)))
+            .map(|h| (h.name, h.value))
     }
 
     /// `true` if the client asks for a WebSocket: it sent an `Upgrade` or a
@@ -256,8 +292,7 @@ pub fn validate_upgrade<'a>(req: &Request<'a>) -> Result<Upgrade<'a>, HttpError>
     let (Some(key), None) = (keys.next(), keys.next()) else {
         return Err(BAD_KEY);
     };
-    let mut nonce = [0u8; 16];
-    if key.len() != 24 || base64::decode(key, &mut nonce) != Some(16) {
+    if !is_strict_key(key) {
         return Err(BAD_KEY);
     }
     Ok(Upgrade { key })
@@ -295,7 +330,7 @@ pub fn accept_key(key: &[u8]) -> [u8; 28] {
     let mut sha = Sha1::new();
     sha.update(key);
     sha.update(ACCEPT_GUID);
-    let digest = sha.finalize();
+    let digest = sha.finish();
     let mut out = [0u8; 28];
     // A 20-byte digest always encodes to exactly 28 bytes, so this cannot fail.
     let _written = base64::encode(&digest, &mut out);
@@ -334,6 +369,117 @@ pub fn write_accept(out: &mut [u8], key: &[u8], protocol: Option<&str>) -> Optio
     }
     w.put(b"\r\n")?;
     Some(w.len())
+}
+
+/// One header field of a [`Request`]: its name and its value, trimmed.
+#[derive(Clone, Copy, Debug)]
+struct Field<'a> {
+    name: &'a str,
+    value: &'a [u8],
+}
+
+impl Field<'_> {
+    const EMPTY: Field<'static> = Field {
+        name: "",
+        value: b"",
+    };
+}
+
+/// `tchar` (RFC 9110 §5.6.2): the bytes of a method or a header name, as a 256-bit set.
+const TCHAR: [u32; 8] = {
+    let mut set = [0u32; 8];
+    let extra = b"!#$%&'*+-.^_`|~";
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let mut yes = c.is_ascii_alphanumeric();
+        let mut i = 0;
+        while i < extra.len() {
+            yes |= extra[i] == c;
+            i += 1;
+        }
+        if yes {
+            set[b / 32] |= 1 << (b % 32);
+        }
+        b += 1;
+    }
+    set
+};
+
+fn is_tchar(b: u8) -> bool {
+    TCHAR[usize::from(b >> 5)] & (1 << (b & 31)) != 0
+}
+
+/// A cursor over the request head. Running out of bytes is "incomplete"; a wrong byte is
+/// "malformed".
+struct Scanner<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Scanner<'a> {
+    /// Takes the longest prefix whose bytes all pass `keep`.
+    fn take_while(&mut self, keep: impl Fn(u8) -> bool) -> &'a [u8] {
+        let n = self
+            .rest
+            .iter()
+            .position(|&b| !keep(b))
+            .unwrap_or(self.rest.len());
+        let (taken, rest) = self.rest.split_at_checked(n).unwrap_or((self.rest, &[]));
+        self.rest = rest;
+        taken
+    }
+
+    /// Takes the byte `want`.
+    fn expect(&mut self, want: u8) -> Result<(), HttpError> {
+        match self.rest.split_first() {
+            Some((&b, rest)) if b == want => {
+                self.rest = rest;
+                Ok(())
+            }
+            Some(_) => Err(MALFORMED),
+            None => Err(INCOMPLETE),
+        }
+    }
+
+    /// Takes a line end: CRLF, or a bare LF as RFC 9112 §2.2 lets a recipient accept.
+    fn newline(&mut self) -> Result<(), HttpError> {
+        if let [b'\r', rest @ ..] = self.rest {
+            self.rest = rest;
+            if rest.is_empty() {
+                return Err(INCOMPLETE);
+            }
+        }
+        self.expect(b'\n')
+    }
+
+    /// Takes `HTTP/1.0` or `HTTP/1.1` and returns the minor version.
+    fn version(&mut self) -> Result<u8, HttpError> {
+        let (v, rest) = match self.rest.split_at_checked(8) {
+            Some(split) => split,
+            // Too short: incomplete while what is there could still become a version.
+            None if b"HTTP/1.".starts_with(self.rest) => return Err(INCOMPLETE),
+            None => return Err(MALFORMED),
+        };
+        let minor = match v {
+            b"HTTP/1.0" => 0,
+            b"HTTP/1.1" => 1,
+            _ => return Err(MALFORMED),
+        };
+        self.rest = rest;
+        Ok(minor)
+    }
+}
+
+/// `true` if `key` is the strict base64 of exactly 16 bytes (RFC 6455 §4.2.1 item 5), as
+/// [`base64::decode`] would accept it, checked without decoding: 21 symbols, a 22nd whose
+/// 4 unused low bits are zero, then `==`.
+fn is_strict_key(key: &[u8]) -> bool {
+    let [symbols @ .., last, b'=', b'='] = key else {
+        return false;
+    };
+    key.len() == 24
+        && symbols.iter().all(|&c| base64::value(c).is_some())
+        && base64::value(*last).is_some_and(|v| v & 0x0f == 0)
 }
 
 /// `value` without leading and trailing spaces and tabs (RFC 9110 §5.6.3 OWS).
@@ -775,6 +921,36 @@ Upgrade: websocket\r\n\
             )),
             Ok(RFC_KEY.to_vec())
         );
+    }
+
+    #[test]
+    fn strict_key_check_agrees_with_decode() {
+        // Every last-symbol and padding variant, and keys of other lengths.
+        let decodes =
+            |key: &[u8]| key.len() == 24 && base64::decode(key, &mut [0u8; 24]) == Some(16);
+        let alphabet = b"AQgw+/=-_ a9z";
+        for &c21 in alphabet {
+            for &c22 in alphabet {
+                for &c23 in alphabet {
+                    let mut key = *b"dGhlIHNhbXBsZSBub25jZQ==";
+                    key[21] = c21;
+                    key[22] = c22;
+                    key[23] = c23;
+                    assert_eq!(is_strict_key(&key), decodes(&key), "{key:?}");
+                    key[3] = b'=';
+                    assert_eq!(is_strict_key(&key), decodes(&key), "{key:?}");
+                }
+            }
+        }
+        for key in [
+            &b""[..],
+            b"==",
+            b"Zg==",
+            b"dGhlIHNhbXBsZSBub25jZQ=",
+            b"dGhlIHNhbXBsZSBub25jZQ===",
+        ] {
+            assert_eq!(is_strict_key(key), decodes(key), "{key:?}");
+        }
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! - [`http`]: the plain HTTP responses wsgate sends when it refuses a request.
 //! - [`frame`]: frame headers, masking (RFC 6455 §5).
 //! - [`close`]: close codes and close payloads (RFC 6455 §7).
+//! - `sha1`: the SHA-1 of `Sec-WebSocket-Accept` (crate-private, sized for one hash per
+//!   handshake).
 //! - [`utf8`]: incremental UTF-8 validation for text messages (RFC 6455 §8.1).
 //!
 //! Nothing here allocates, keeps state between calls (except [`utf8::Utf8Validator`]), reads
@@ -14,4 +16,5 @@ pub mod close;
 pub mod frame;
 pub mod handshake;
 pub mod http;
+mod sha1;
 pub mod utf8;

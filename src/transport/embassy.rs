@@ -106,21 +106,27 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
         self.port
     }
 
+    /// Runs `f` on the shared state under the lock. Every access goes through here, so the
+    /// firmware holds one `RefCell` borrow check (and one panic location), not one per call.
+    fn locked<R>(&self, f: impl FnOnce(&mut Shared<'static, N, RX, TX, G>) -> R) -> R {
+        self.shared.lock(|s| f(&mut s.borrow_mut()))
+    }
+
     /// Runs `f` on the sans-IO server, then wakes the tasks of clients it queued frames for.
     pub fn with_server<R>(&self, f: impl FnOnce(&mut Server<'static, N, RX, TX, G>) -> R) -> R {
-        let r = self.shared.lock(|s| f(&mut s.borrow_mut().server));
+        let r = self.locked(|s| f(&mut s.server));
         self.wake_flagged(None);
         r
     }
 
     /// Clients connected now (any phase).
     pub fn client_count(&self) -> usize {
-        self.shared.lock(|s| s.borrow().server.client_count())
+        self.locked(|s| s.server.client_count())
     }
 
     /// A copy of the counters.
     pub fn stats(&self) -> Stats {
-        self.shared.lock(|s| *s.borrow().server.stats())
+        self.locked(|s| *s.server.stats())
     }
 
     /// Sends `{"event":..,"data":..}` to one client (from any task).
@@ -152,13 +158,12 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
     /// with 1001 Going Away.
     pub fn shutdown(&self) {
         let now = now_ms();
-        self.shared.lock(|s| s.borrow_mut().server.close(now));
+        self.locked(|s| s.server.close(now));
         self.wake_flagged(None);
     }
 
     fn wake_flagged(&self, except: Option<ClientId>) {
-        self.shared.lock(|s| {
-            let mut s = s.borrow_mut();
+        self.locked(|s| {
             while let Some(i) = s.server.take_wake() {
                 if except.is_some_and(|id| id.index() == i) {
                     continue;
@@ -173,8 +178,7 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
     /// Runs the gateways' `after_init` hooks once; the first [`EmbassyServer::run_slot`]
     /// does it if nobody did.
     pub fn init(&self) {
-        self.shared.lock(|s| {
-            let mut s = s.borrow_mut();
+        self.locked(|s| {
             if !s.initialized {
                 s.initialized = true;
                 s.server.init();
@@ -203,7 +207,7 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
             socket.0.set_nagle_enabled(false);
             let now = now_ms();
             // The server refuses (and counts) when it is full or closing.
-            let accepted = self.shared.lock(|s| s.borrow_mut().server.accept(now));
+            let accepted = self.locked(|s| s.server.accept(now));
             match accepted {
                 Ok(id) => {
                     debug!("client {} connected", id.as_u32());
@@ -247,32 +251,28 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
         now_ms()
     }
     fn feed(&self, id: ClientId, input: &[u8], now: u64) -> usize {
-        self.shared
-            .lock(|s| s.borrow_mut().server.feed(id, input, now).unwrap_or(0))
+        self.locked(|s| s.server.feed(id, input, now).unwrap_or(0))
     }
     fn take_output(&self, id: ClientId, out: &mut [u8]) -> usize {
-        self.shared
-            .lock(|s| s.borrow_mut().server.take_output(id, out))
+        self.locked(|s| s.server.take_output(id, out))
     }
     fn resume(&self, id: ClientId, now: u64) -> bool {
-        self.shared
-            .lock(|s| s.borrow_mut().server.resume(id, now).unwrap_or(false))
+        self.locked(|s| s.server.resume(id, now).unwrap_or(false))
     }
     fn wants_close(&self, id: ClientId) -> bool {
-        self.shared.lock(|s| s.borrow().server.wants_close(id))
+        self.locked(|s| s.server.wants_close(id))
     }
     fn poll(&self, id: ClientId, now: u64) {
-        self.shared.lock(|s| s.borrow_mut().server.poll(id, now));
+        self.locked(|s| s.server.poll(id, now));
     }
     fn next_deadline(&self, id: ClientId) -> Option<u64> {
-        self.shared.lock(|s| s.borrow().server.next_deadline(id))
+        self.locked(|s| s.server.next_deadline(id))
     }
     fn linger_ms(&self) -> u64 {
-        self.shared
-            .lock(|s| u64::from(s.borrow().server.config().timeouts.close_timeout_ms).max(100))
+        self.locked(|s| u64::from(s.server.config().timeouts.close_timeout_ms).max(100))
     }
     fn release(&self, id: ClientId) {
-        self.shared.lock(|s| s.borrow_mut().server.release(id));
+        self.locked(|s| s.server.release(id));
         self.wake_flagged(Some(id));
     }
     fn wake_flagged(&self, except: ClientId) {
