@@ -57,6 +57,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use std::vec::Vec;
 use tokio::io::AsyncWriteExt;
+use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
@@ -258,7 +259,15 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> TokioServ
         let timers = local.spawn_local(async move { inner.run_timers().await });
         let inner = self.inner.clone();
         let driver = local.spawn_local(async move { inner.drive().await });
-        local.run_until(self.accept_loop(listener)).await;
+        // The future `run_until` drives is polled on every turn of the local set, so it is a
+        // cheap one; the accept loop runs as a task like the others.
+        let done = Rc::new(Signal::default());
+        let (this, finished) = (self.clone(), done.clone());
+        local.spawn_local(async move {
+            this.accept_loop(listener).await;
+            finished.notify();
+        });
+        local.run_until(poll_fn(|cx| done.poll(cx))).await;
         timers.abort();
         driver.abort();
         Ok(())
@@ -376,6 +385,8 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
             return;
         };
         let id = conn.id;
+        // One clock reading per step: a step is short, and time is in milliseconds.
+        let now = self.now_ms();
         // A client that keeps the socket full of input gets this many reads, then the
         // others get their turn.
         let mut reads = 0;
@@ -395,7 +406,7 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
                 Ok(true) => {}
             }
             if !conn.held.is_empty() {
-                let used = self.feed_all(id, &conn.held);
+                let used = self.feed_all(id, &conn.held, now);
                 if used > 0 {
                     conn.held.drain(..used);
                     continue;
@@ -404,7 +415,7 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
                     conn.held = Vec::new();
                 }
             }
-            if Host::resume(self, id, self.now_ms()) {
+            if Host::resume(self, id, now) {
                 continue;
             }
             if Host::wants_close(self, id) {
@@ -421,11 +432,11 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
             }
             reads += 1;
             let mut scratch = self.scratch.borrow_mut();
-            match conn.stream.try_read(&mut scratch) {
+            match read_drained(&conn.stream, &mut scratch) {
                 Ok(0) => break false,
                 Ok(n) => {
                     let input = scratch.get(..n).unwrap_or(&[]);
-                    let used = self.feed_all(id, input);
+                    let used = self.feed_all(id, input, now);
                     if let Some(rest) = input.get(used..).filter(|r| !r.is_empty())
                         && !Host::wants_close(self, id)
                     {
@@ -508,8 +519,7 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
     /// Feeds `input` to the server and wakes the clients it queued frames for; returns the
     /// bytes used (fewer than given when the transmit buffer filled: write it out, then feed
     /// the rest).
-    fn feed_all(&self, id: ClientId, input: &[u8]) -> usize {
-        let now = self.now_ms();
+    fn feed_all(&self, id: ClientId, input: &[u8], now: u64) -> usize {
         let mut pos = 0;
         while pos < input.len() {
             let used = Host::feed(self, id, input.get(pos..).unwrap_or(&[]), now);
@@ -646,20 +656,27 @@ struct Conn {
 }
 
 /// The slots waiting for the driver task, in the order they were queued, each at most
-/// once. Wakers must be `Send + Sync`, hence the atomics and mutexes, though everything runs
+/// once. Wakers must be `Send + Sync`, hence the atomics and the mutex, though everything runs
 /// on one thread (so they are never contended).
 struct ReadyQueue {
     queued: Vec<AtomicBool>,
-    list: Mutex<Vec<usize>>,
-    driver: Mutex<Option<Waker>>,
+    inner: Mutex<Queued>,
+}
+
+struct Queued {
+    list: Vec<usize>,
+    /// The driver task, while it waits for a slot.
+    driver: Option<Waker>,
 }
 
 impl ReadyQueue {
     fn new(n: usize) -> Self {
         ReadyQueue {
             queued: (0..n).map(|_| AtomicBool::new(false)).collect(),
-            list: Mutex::new(Vec::with_capacity(n)),
-            driver: Mutex::new(None),
+            inner: Mutex::new(Queued {
+                list: Vec::with_capacity(n),
+                driver: None,
+            }),
         }
     }
 
@@ -671,10 +688,13 @@ impl ReadyQueue {
         if flag.swap(true, Ordering::AcqRel) {
             return;
         }
-        if let Ok(mut list) = self.list.lock() {
-            list.push(idx);
-        }
-        let driver = self.driver.lock().ok().and_then(|mut d| d.take());
+        let driver = match self.inner.lock() {
+            Ok(mut q) => {
+                q.list.push(idx);
+                q.driver.take()
+            }
+            Err(_) => None,
+        };
         if let Some(w) = driver {
             w.wake();
         }
@@ -683,24 +703,45 @@ impl ReadyQueue {
     /// Moves the queued slots into `batch` (empty on entry), or registers `waker` for the
     /// next push.
     fn take(&self, batch: &mut Vec<usize>, waker: &Waker) -> Poll<()> {
-        if let Ok(mut list) = self.list.lock()
-            && !list.is_empty()
-        {
-            core::mem::swap(&mut *list, batch);
-            for &idx in batch.iter() {
-                if let Some(flag) = self.queued.get(idx) {
-                    flag.store(false, Ordering::Release);
-                }
-            }
-            return Poll::Ready(());
-        }
-        if let Ok(mut d) = self.driver.lock() {
-            match &*d {
+        let Ok(mut q) = self.inner.lock() else {
+            return Poll::Pending;
+        };
+        if q.list.is_empty() {
+            match &q.driver {
                 Some(w) if w.will_wake(waker) => {}
-                _ => *d = Some(waker.clone()),
+                _ => q.driver = Some(waker.clone()),
+            }
+            return Poll::Pending;
+        }
+        core::mem::swap(&mut q.list, batch);
+        drop(q);
+        for &idx in batch.iter() {
+            if let Some(flag) = self.queued.get(idx) {
+                flag.store(false, Ordering::Release);
             }
         }
-        Poll::Pending
+        Poll::Ready(())
+    }
+}
+
+/// Reads from `stream` into `buf`. A read that does not fill `buf` has emptied the socket's
+/// receive queue, so it also clears tokio's read readiness (as a `WouldBlock` would): the
+/// next `poll_read_ready` then waits for new data instead of costing one more `read` call
+/// that would only say `WouldBlock`. (Tokio clears readiness only if no new event arrived
+/// since the read began, so data that comes in meanwhile is not missed.)
+fn read_drained(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    let r = stream.try_io(Interest::READABLE, || {
+        let n = stream.try_read(buf)?;
+        if n == 0 || n == buf.len() {
+            return Ok(n);
+        }
+        got = n;
+        Err(io::ErrorKind::WouldBlock.into())
+    });
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok(got),
+        r => r,
     }
 }
 
