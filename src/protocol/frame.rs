@@ -321,30 +321,31 @@ pub fn encode_header(
     Some(len)
 }
 
-/// The masking key rotated so that its first byte applies at payload position `offset`.
-fn rotated_key(key: [u8; 4], offset: u64) -> [u8; 4] {
-    let mut k = key;
-    // `offset % 4` is at most 3: the cast cannot truncate.
-    k.rotate_left((offset % 4) as usize);
-    k
+/// The masking key rotated so that its first byte applies at payload position `offset`,
+/// repeated twice: the mask of 8 payload bytes, as a little-endian word.
+#[inline]
+fn mask_word(key: [u8; 4], offset: u64) -> u64 {
+    // `offset % 4` is at most 3: the cast cannot truncate. Rotating the little-endian
+    // value right by 8 bits moves each key byte one position earlier.
+    let k = u32::from_le_bytes(key).rotate_right(8 * (offset % 4) as u32);
+    u64::from(k) | (u64::from(k) << 32)
 }
 
 /// XORs `buf` in place with the masking key `key` (RFC 6455 §5.3), where `offset` is the
 /// position of `buf[0]` within the frame's payload, so unmasking can resume across reads.
 ///
-/// Masking and unmasking are the same operation. Works 8 bytes at a time; correct for any
-/// alignment, length and offset.
+/// Masking and unmasking are the same operation. Works 8 bytes at a time (which LLVM
+/// widens to vector registers); correct for any alignment, length and offset.
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: u64) {
-    let k = rotated_key(key, offset);
-    let word = u64::from_ne_bytes([k[0], k[1], k[2], k[3], k[0], k[1], k[2], k[3]]);
+    let word = mask_word(key, offset);
     let (chunks, tail) = buf.as_chunks_mut::<8>();
     for chunk in chunks {
-        *chunk = (u64::from_ne_bytes(*chunk) ^ word).to_ne_bytes();
+        *chunk = (u64::from_le_bytes(*chunk) ^ word).to_le_bytes();
     }
     // The tail starts at a multiple of 8 bytes from `buf[0]`, so the key phase is that of
     // `buf[0]` again.
-    for (b, m) in tail.iter_mut().zip(k.iter().cycle()) {
-        *b ^= *m;
+    for (b, m) in tail.iter_mut().zip(word.to_le_bytes()) {
+        *b ^= m;
     }
 }
 
@@ -355,15 +356,14 @@ pub fn unmask_into(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: u64) -> usi
     let (Some(dst), Some(src)) = (dst.get_mut(..n), src.get(..n)) else {
         return 0;
     };
-    let k = rotated_key(key, offset);
-    let word = u64::from_ne_bytes([k[0], k[1], k[2], k[3], k[0], k[1], k[2], k[3]]);
+    let word = mask_word(key, offset);
     let (dchunks, dtail) = dst.as_chunks_mut::<8>();
     let (schunks, stail) = src.as_chunks::<8>();
     for (d, s) in dchunks.iter_mut().zip(schunks) {
-        *d = (u64::from_ne_bytes(*s) ^ word).to_ne_bytes();
+        *d = (u64::from_le_bytes(*s) ^ word).to_le_bytes();
     }
-    for ((d, s), m) in dtail.iter_mut().zip(stail).zip(k.iter().cycle()) {
-        *d = *s ^ *m;
+    for ((d, s), m) in dtail.iter_mut().zip(stail).zip(word.to_le_bytes()) {
+        *d = *s ^ m;
     }
     n
 }
