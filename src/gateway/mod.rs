@@ -330,7 +330,7 @@ impl<'a> Context<'a> {
 
     /// Sends raw JSON text as it is (whitespace compacted). `json` must be valid JSON.
     pub fn send_raw_json(&mut self, json: &[u8]) -> Result<(), SendError> {
-        let r = if core::str::from_utf8(json).is_err() {
+        let r = if !crate::protocol::utf8::is_utf8(json) {
             // A text frame must be UTF-8.
             Err(SendError::Serialize)
         } else {
@@ -432,7 +432,7 @@ pub fn send_response<T: Serialize + ?Sized>(
 /// response whose `data` is `undefined`. `data` that is not UTF-8 is refused
 /// ([`SendError::Serialize`]): a text frame must be UTF-8.
 pub fn send_raw_response(out: &mut dyn Outbox, event: &str, data: &[u8]) -> Result<(), SendError> {
-    if core::str::from_utf8(data).is_err() {
+    if !crate::protocol::utf8::is_utf8(data) {
         return Err(SendError::Serialize);
     }
     out.send_with(OpCode::Text, &mut |buf| {
@@ -799,10 +799,9 @@ fn find<'h, S>(
     handlers: &'h [(&'static str, Handler<S>)],
     event: &JsonStr<'_>,
 ) -> Option<&'h (&'static str, Handler<S>)> {
-    match event.as_str() {
-        Some(plain) => handlers.iter().find(|(name, _)| *name == plain),
-        None => handlers.iter().find(|(name, _)| event.eq_str(name)),
-    }
+    // `eq_str` compares the raw bytes when there are no escapes: no UTF-8 check needed,
+    // since bytes equal to a `&str`'s are valid UTF-8.
+    handlers.iter().find(|(name, _)| event.eq_str(name))
 }
 
 #[cfg(test)]

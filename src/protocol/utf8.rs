@@ -92,7 +92,13 @@ impl Utf8Validator {
             self.step(b)?;
             rest = tail;
         }
-        // 2. The bulk, through the optimised validator of `core`.
+        // 2. The bulk: leading ASCII chunks (the usual case) first, then the optimised
+        //    validator of `core` from the first chunk holding a non-ASCII byte (a character
+        //    boundary, since everything before it is ASCII).
+        let rest = rest.get(ascii_chunks_len(rest)..).unwrap_or_default();
+        if rest.is_empty() {
+            return Ok(());
+        }
         match core::str::from_utf8(rest) {
             Ok(_) => Ok(()),
             Err(e) => {
@@ -156,6 +162,41 @@ impl Utf8Validator {
         self.reset();
         result
     }
+}
+
+/// Whether the target has 128-bit vector registers, which LLVM uses for [`ascii_chunks_len`];
+/// without them (e.g. a Cortex-M) `core::str::from_utf8`'s word-at-a-time ASCII path is
+/// faster, and that function returns 0 at once.
+const WIDE: bool = cfg!(any(
+    target_feature = "sse2",
+    target_feature = "neon",
+    target_feature = "simd128"
+));
+
+/// Bytes per step of [`ascii_chunks_len`].
+const ASCII_CHUNK: usize = 64;
+
+/// Length of the longest prefix of `bytes` made of whole [`ASCII_CHUNK`]-byte chunks that
+/// are all ASCII (0 on targets without vector registers).
+#[inline]
+fn ascii_chunks_len(bytes: &[u8]) -> usize {
+    if !WIDE {
+        return 0;
+    }
+    let (chunks, _) = bytes.as_chunks::<ASCII_CHUNK>();
+    // An OR over the chunk (no early exit inside), which LLVM vectorises.
+    let ascii = chunks
+        .iter()
+        .take_while(|c| c.iter().fold(0u8, |acc, &b| acc | b.saturating_sub(0x7F)) == 0)
+        .count();
+    ascii.saturating_mul(ASCII_CHUNK)
+}
+
+/// Whether `bytes` is valid UTF-8, as `core::str::from_utf8(bytes).is_ok()`, faster when
+/// it is mostly ASCII.
+pub(crate) fn is_utf8(bytes: &[u8]) -> bool {
+    let rest = bytes.get(ascii_chunks_len(bytes)..).unwrap_or_default();
+    rest.is_ascii() || core::str::from_utf8(rest).is_ok()
 }
 
 #[cfg(test)]
@@ -576,6 +617,44 @@ mod tests {
         let mut v = Utf8Validator::new();
         for (k, c) in bad.chunks(1000).enumerate() {
             assert_eq!(v.feed(c).is_ok(), k < 5, "piece {k}");
+        }
+    }
+
+    #[test]
+    fn non_ascii_at_every_offset_around_the_ascii_chunks() {
+        // Valid sequences, and bytes that are invalid where they stand, at every position
+        // of ASCII text of lengths around one and two chunks, and both scans agreeing.
+        let inserts: [&[u8]; 6] = [
+            "\u{e9}".as_bytes(),
+            "\u{20ac}".as_bytes(),
+            "\u{1f600}".as_bytes(),
+            &[0x80],
+            &[0xFF],
+            &[0xE2, 0x82],
+        ];
+        for len in [0usize, 1, 31, 63, 64, 65, 127, 128, 129, 200] {
+            let ascii = std::vec![b'a'; len];
+            assert!(is_utf8(&ascii));
+            assert_eq!(feed_all(&ascii), Ok(()));
+            assert_eq!(
+                ascii_chunks_len(&ascii),
+                if WIDE { len / 64 * 64 } else { 0 }
+            );
+            for at in 0..=len {
+                for ins in inserts {
+                    let mut m = ascii.clone();
+                    m.splice(at..at, ins.iter().copied());
+                    let want = core::str::from_utf8(&m).is_ok();
+                    assert_eq!(is_utf8(&m), want, "{len} {at} {ins:02x?}");
+                    assert_eq!(feed_all(&m).is_ok(), want, "{len} {at} {ins:02x?}");
+                    assert!(ascii_chunks_len(&m) <= at, "{len} {at}");
+                    // Cut in two anywhere around the insert.
+                    for cut in at.saturating_sub(2)..(at + ins.len() + 2).min(m.len()) {
+                        let (x, y) = m.split_at(cut);
+                        check_pieces(&[x, y]);
+                    }
+                }
+            }
         }
     }
 }
