@@ -323,10 +323,11 @@ fn is_string_special(b: u8) -> bool {
 /// the first true one are never marked.
 #[inline(always)]
 fn special_bits(x: usize) -> usize {
-    let q = x ^ (ONES * usize::from(b'"'));
+    // Flipping bit 1 turns `"` (0x22) into 0x20 and keeps control characters below 0x20;
+    // no other byte ends up below 0x21. So one "below 0x21" test finds both.
+    let q = x ^ (ONES * 0x02);
     let s = x ^ (ONES * usize::from(b'\\'));
-    ((q.wrapping_sub(ONES) & !q) | (s.wrapping_sub(ONES) & !s) | (x.wrapping_sub(ONES * 0x20) & !x))
-        & HIGHS
+    ((q.wrapping_sub(ONES * 0x21) & !q) | (s.wrapping_sub(ONES) & !s)) & HIGHS
 }
 
 /// Index of the byte holding the lowest set bit of a little-endian word (the first byte in
@@ -384,8 +385,21 @@ fn skip_plain(t: &[u8]) -> &[u8] {
                 skip_plain_long::<WIDE>(t, WORD)
             }
         }
-        None => skip_plain_long::<WIDE>(t, 0),
+        // Shorter than a word (the end of the input): a byte at a time.
+        None => skip_plain_bytes(t),
     }
+}
+
+/// [`skip_plain`] a byte at a time.
+#[inline(always)]
+fn skip_plain_bytes(mut t: &[u8]) -> &[u8] {
+    while let [b, rest @ ..] = t {
+        if is_string_special(*b) {
+            break;
+        }
+        t = rest;
+    }
+    t
 }
 
 /// [`skip_plain`] of `s`, whose first `done` bytes are known to be plain. `CHUNKS`: use the
@@ -427,13 +441,7 @@ fn skip_plain_long<const CHUNKS: bool>(s: &[u8], done: usize) -> &[u8] {
         let at = if hit != 0 { lowest_byte(hit) } else { t.len() };
         return t.get(at..).unwrap_or_default();
     }
-    while let [b, rest @ ..] = t {
-        if is_string_special(*b) {
-            break;
-        }
-        t = rest;
-    }
-    t
+    skip_plain_bytes(t)
 }
 
 /// Skips a string whose opening quote is already consumed; returns the input after the
@@ -489,9 +497,22 @@ fn scan_string(s: &[u8]) -> Res<(JsonStr<'_>, &[u8])> {
     Ok((JsonStr { raw, has_escapes }, rest))
 }
 
-/// Skips ASCII digits.
-#[inline(always)]
+/// Skips ASCII digits, a word at a time.
+#[inline]
 fn skip_digits(mut t: &[u8]) -> &[u8] {
+    while let Some((word, rest)) = t.split_first_chunk::<WORD>() {
+        let x = usize::from_le_bytes(*word);
+        // Non-zero in each byte that is not a digit: its high nibble is not 3, or adding 6
+        // carries into it (0x3A-0x3F). A carry out of a byte (from 0xFA and above, not
+        // digits) only disturbs bytes above the first non-digit.
+        let high = ONES * 0xF0;
+        let not_digit =
+            ((x & high) ^ (ONES * 0x30)) | ((x.wrapping_add(ONES * 0x06) & high) ^ (ONES * 0x30));
+        if not_digit != 0 {
+            return t.get(lowest_byte(not_digit)..).unwrap_or_default();
+        }
+        t = rest;
+    }
     while let [b'0'..=b'9', rest @ ..] = t {
         t = rest;
     }
@@ -532,7 +553,7 @@ fn scan_number(t: &[u8]) -> Option<&[u8]> {
 
 /// Skips `"key"` `:` and the whitespace after it; `t` starts at the key's opening quote.
 /// Returns the input at the member's value, `None` when malformed.
-#[inline]
+#[inline(always)]
 fn skip_key(t: &[u8]) -> Option<&[u8]> {
     let [b'"', rest @ ..] = t else {
         return None;
@@ -711,6 +732,14 @@ fn scan_member_value(v: &[u8], outer: u32) -> Res<(Option<JsonStr<'_>>, &[u8])> 
 /// assert_eq!(parse_envelope(b"[1]"), Err(EnvelopeError::NotAnObject));
 /// ```
 pub fn parse_envelope(msg: &[u8]) -> Result<Envelope<'_>, EnvelopeError> {
+    match parse_stringified_envelope(msg) {
+        Some(env) => Ok(env),
+        None => parse_any_envelope(msg),
+    }
+}
+
+/// [`parse_envelope`] for any message: whitespace anywhere, keys in any order, other keys.
+fn parse_any_envelope(msg: &[u8]) -> Result<Envelope<'_>, EnvelopeError> {
     let t = skip_ws(msg);
     let [b'{', rest @ ..] = t else {
         return Err(wrong_shape(t, EnvelopeError::NotAnObject));
@@ -743,6 +772,30 @@ pub fn parse_envelope(msg: &[u8]) -> Result<Envelope<'_>, EnvelopeError> {
             _ => return Err(EnvelopeError::InvalidJson),
         }
     }
+}
+
+/// The envelope exactly as `JSON.stringify({event, data})` writes it, what clients send:
+/// `{"event":"…","data":…}` or `{"event":"…"}`, no whitespace inside the object. `None` for
+/// any other message, valid or not, which [`parse_envelope`] then parses in full. Where
+/// this succeeds the full parse gives the same result: the same two members, validated the
+/// same way.
+#[inline(always)]
+fn parse_stringified_envelope(msg: &[u8]) -> Option<Envelope<'_>> {
+    let rest = msg.strip_prefix(b"{\"event\":\"")?;
+    let (event, rest) = scan_string(rest).ok()?;
+    let (data, end) = match rest {
+        [b'}', end @ ..] => (None, end),
+        _ => {
+            let v = rest.strip_prefix(b",\"data\":")?;
+            let after = skip_value(v, 1).ok()?;
+            let [b'}', end @ ..] = after else {
+                return None;
+            };
+            (Some(before(v, after).ok()?), end)
+        }
+    };
+    expect_end(end).ok()?;
+    Some(Envelope { event, data })
 }
 
 /// Alternative parser for messages shaped `[event, data]` (the NestJS custom
@@ -1596,6 +1649,111 @@ mod tests {
         }
     }
 
+    #[test]
+    fn stringified_shortcut_agrees_with_the_full_parse() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let mut msgs: Vec<String> = Vec::new();
+        for v in [
+            "null",
+            "true",
+            "0",
+            "-1.5e3",
+            "1000000001",
+            r#""""#,
+            r#""a\"b""#,
+            "[]",
+            "{}",
+            r#"{"seq":1000000001,"p":"xxxxxxxxxxxxxx"}"#,
+            "[ 1 , { \"a\" : 2 } ]",
+        ] {
+            msgs.push(format!(r#"{{"event":"e","data":{v}}}"#));
+            msgs.push(format!(r#"{{"event":"a\u0062c","data":{v}}}"#));
+            msgs.push(format!("{{\"event\":\"e\",\"data\":{v}}} \r\n"));
+            msgs.push(format!(r#"{{"event":"e","data":{v},"event":"f"}}"#));
+            msgs.push(format!(r#"{{"event":"e","data":{v},"data":1}}"#));
+            msgs.push(format!(r#"{{"event":"e","data":{v},"x":1}}"#));
+        }
+        for m in [
+            r#"{"event":"e"}"#,
+            r#"{"event":"e"} "#,
+            r#"{"event":""}"#,
+            r#"{"event":"e","data":}"#,
+            r#"{"event":"e","data":1,}"#,
+            r#"{"event":"e","data":1}x"#,
+            r#"{"event":"e","data":1}}"#,
+            r#"{"event":"e","data":01}"#,
+            r#"{"event":"e","data":[1,]}"#,
+            r#"{"event":"e","dat":1}"#,
+            r#"{"event":"e" ,"data":1}"#,
+            r#"{"event":"e","data" :1}"#,
+            r#"{"event":"e","data": 1}"#,
+            r#"{"event":"e","data":1 }"#,
+            r#"{"event":5,"data":1}"#,
+            r#"{"event":"e","data":"\x"}"#,
+            "{\"event\":\"\u{1}\",\"data\":1}",
+        ] {
+            msgs.push(String::from(m));
+        }
+        msgs.push(format!(r#"{{"event":"e","data":{}}}"#, deep(127)));
+        msgs.push(format!(r#"{{"event":"e","data":{}}}"#, deep(128)));
+        msgs.push(format!(r#"{{"event":"e","data":{}"#, "[".repeat(200)));
+        for m in &msgs {
+            let b = m.as_bytes();
+            assert_eq!(parse_envelope(b), parse_any_envelope(b), "{m}");
+            for n in 0..b.len() {
+                assert_eq!(
+                    parse_envelope(&b[..n]),
+                    parse_any_envelope(&b[..n]),
+                    "{m} {n}"
+                );
+            }
+        }
+        assert_eq!(
+            parse_envelope(msgs[0].as_bytes()),
+            Ok(Envelope {
+                event: js("e", false),
+                data: Some(b"null")
+            })
+        );
+        assert_eq!(
+            parse_envelope(format!(r#"{{"event":"e","data":{}}}"#, deep(128)).as_bytes()),
+            Err(EnvelopeError::TooDeep)
+        );
+    }
+
+    #[test]
+    fn skip_digits_matches_bytewise_scan() {
+        // Digits, their neighbours, and the bytes whose +6 carries out of the byte.
+        const BYTES: [u8; 14] = [
+            b'0', b'5', b'9', b'/', b':', b'?', b'@', 0x36, 0x30, 0xF9, 0xFA, 0xFF, b'.', b'e',
+        ];
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        for _ in 0..20_000 {
+            let len = rng.below(40);
+            let digit_bias = rng.below(5);
+            let v: Vec<u8> = (0..len)
+                .map(|_| {
+                    if rng.below(5) < digit_bias {
+                        b'0' + rng.below(10) as u8
+                    } else {
+                        BYTES[rng.below(BYTES.len())]
+                    }
+                })
+                .collect();
+            let want = v.iter().take_while(|b| b.is_ascii_digit()).count();
+            assert_eq!(v.len() - skip_digits(&v).len(), want, "{v:02x?}");
+        }
+        for len in 0..30 {
+            for next in 0..=255u8 {
+                let mut v = vec![b'7'; len];
+                v.push(next);
+                v.extend_from_slice(b"123456789");
+                let want = if next.is_ascii_digit() { len + 10 } else { len };
+                assert_eq!(v.len() - skip_digits(&v).len(), want, "{len} {next}");
+            }
+        }
+    }
+
     // ---- JsonStr ----
 
     #[test]
@@ -2131,6 +2289,19 @@ mod tests {
         out
     }
 
+    /// An envelope as `JSON.stringify` writes it (sometimes without data), the shape
+    /// `parse_envelope` takes a shortcut for.
+    fn gen_stringified(rng: &mut Rng) -> String {
+        let mut out = String::from(r#"{"event":"#);
+        gen_string(rng, &mut out);
+        if rng.chance(80) {
+            out.push_str(r#","data":"#);
+            gen_value(rng, 1, &mut out);
+        }
+        out.push('}');
+        out
+    }
+
     fn mutate(rng: &mut Rng, src: &[u8]) -> Vec<u8> {
         const INSERT: &[u8] = b"{}[],:\"\\ 0123456789.eE+-tfnulx'\x01/\t\x7f";
         let mut v = src.to_vec();
@@ -2159,6 +2330,8 @@ mod tests {
         // Pure syntax check (no UTF-8, surrogate or number-range checks, no depth limit).
         let serde_valid = serde_json::from_slice::<serde::de::IgnoredAny>(input).is_ok();
         let ours = parse_envelope(input);
+        // The shortcut for `JSON.stringify`'s shape never changes the result.
+        assert_eq!(ours, parse_any_envelope(input), "{shown:?}");
         assert_eq!(
             validate_json(input).is_ok(),
             serde_valid,
@@ -2252,6 +2425,8 @@ mod tests {
                 let mut s = String::new();
                 gen_value(&mut rng, 0, &mut s);
                 s
+            } else if round % 5 == 1 {
+                gen_stringified(&mut rng)
             } else {
                 gen_envelope(&mut rng)
             };
