@@ -621,6 +621,16 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
 
     fn read_header(&mut self, input: &[u8], now: u64) -> Feed {
         let have = usize::from(self.hdr_len);
+        // The usual case: the whole header is in the input; parse it there, no copy.
+        if have == 0
+            && let Ok(Some((header, len))) = frame::parse_header(input, true)
+        {
+            let event = self.start_frame(header, now);
+            return Feed {
+                consumed: len,
+                event,
+            };
+        }
         let need = frame::header_len_needed(self.hdr.get(..have).unwrap_or(&[]));
         let want = need.saturating_sub(have).min(input.len());
         if let (Some(dst), Some(src)) = (self.hdr.get_mut(have..have + want), input.get(..want)) {

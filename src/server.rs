@@ -414,7 +414,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
                     if let Some(s) = self.slots.get_mut(idx) {
                         s.deferred = deferred_kind(binary);
                     }
-                    if !self.resume_slot(idx, now) {
+                    if !self.resume_slot(idx, now) || pos >= input.len() {
                         break;
                     }
                 }
