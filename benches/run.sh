@@ -222,6 +222,20 @@ if [ "$callgrind" = 1 ]; then
     done
 fi
 
+if [ "$callgrind" = 1 ]; then
+    step "instructions per message in the sans-IO core alone (callgrind, no socket, no runtime)"
+    sio_messages=$((cg_messages * 5))
+    for m in 0 "$sio_messages"; do
+        valgrind --tool=callgrind --callgrind-out-file="$out/sans_io.cg.$m.out" \
+            "$WSGATE" --sans-io "$m" >"$out/sans_io.$m.log" 2>&1
+    done
+    a=$(sed -n 's/^totals: //p' "$out/sans_io.cg.0.out")
+    b=$(sed -n 's/^totals: //p' "$out/sans_io.cg.$sio_messages.out")
+    per=$(((b - a) / sio_messages))
+    echo "  wsgate core: $per instructions per message"
+    echo "{\"server\":\"wsgate\",\"workload\":\"sans_io_instructions\",\"result\":{\"per_message\":$per,\"messages\":$sio_messages}}" >>"$results"
+fi
+
 step "micro-benchmarks of the core (divan, benches/core.rs)"
 if [ "$smoke" = 1 ]; then
     cargo bench --bench core -- --test >"$out/core.txt" 2>&1
