@@ -385,9 +385,44 @@ fn skip_plain(t: &[u8]) -> &[u8] {
                 skip_plain_long::<WIDE>(t, WORD)
             }
         }
-        // Shorter than a word (the end of the input): a byte at a time.
-        None => skip_plain_bytes(t),
+        // Shorter than a word: the end of the input, or a short string being escaped.
+        None => skip_plain_short(t),
     }
+}
+
+/// [`special_bits`] for a 32-bit word.
+#[inline(always)]
+fn special_bits_u32(x: u32) -> u32 {
+    const ONES32: u32 = u32::MAX / 0xFF;
+    let q = x ^ (ONES32 * 0x02);
+    let s = x ^ (ONES32 * u32::from(b'\\'));
+    ((q.wrapping_sub(ONES32 * 0x21) & !q) | (s.wrapping_sub(ONES32) & !s)) & (ONES32 << 7)
+}
+
+/// [`skip_plain`] of at most 8 bytes: 4 to 8 bytes as two overlapping 32-bit words (the
+/// bytes of the second that the first covered are plain, so they mark nothing and lend no
+/// borrow), fewer a byte at a time.
+#[inline(never)]
+fn skip_plain_short(t: &[u8]) -> &[u8] {
+    if t.len() > 8 {
+        return skip_plain_long::<WIDE>(t, 0);
+    }
+    let (Some(head), Some(tail)) = (t.first_chunk::<4>(), t.last_chunk::<4>()) else {
+        return skip_plain_bytes(t);
+    };
+    let hit = special_bits_u32(u32::from_le_bytes(*head));
+    let at = if hit != 0 {
+        (hit.trailing_zeros() / 8) as usize
+    } else {
+        let hit = special_bits_u32(u32::from_le_bytes(*tail));
+        let tail_at = t.len().saturating_sub(4);
+        if hit != 0 {
+            tail_at + (hit.trailing_zeros() / 8) as usize
+        } else {
+            t.len()
+        }
+    };
+    t.get(at..).unwrap_or_default()
 }
 
 /// [`skip_plain`] a byte at a time.
@@ -887,7 +922,7 @@ impl Sink for Writer<'_> {
         };
         match self.out.get_mut(self.len..end) {
             Some(dst) => {
-                dst.copy_from_slice(bytes);
+                copy_bytes(dst, bytes);
                 self.len = end;
                 true
             }
@@ -896,42 +931,118 @@ impl Sink for Writer<'_> {
     }
 }
 
-/// Whether `s` holds a byte at or below `' '` (whitespace, or a control character).
-/// `CHUNKS`: as for [`skip_plain_long`].
+/// `dst.copy_from_slice(src)` for slices of the same length (anything else copies
+/// nothing). Up to 16 bytes (an event name, a quote) are copied by two overlapping
+/// fixed-size moves rather than a call to `memcpy`.
+#[inline(always)]
+fn copy_bytes(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    if dst.len() != n {
+        return;
+    }
+    if n > 16 {
+        dst.copy_from_slice(src);
+    } else if n >= 8 {
+        copy_ends::<8>(dst, src);
+    } else if n >= 4 {
+        copy_ends::<4>(dst, src);
+    } else {
+        // 0 to 3 bytes: the first, the middle and the last.
+        for i in [0, n / 2, n.saturating_sub(1)] {
+            if let (Some(d), Some(s)) = (dst.get_mut(i), src.get(i)) {
+                *d = *s;
+            }
+        }
+    }
+}
+
+/// Copies the first and the last `N` bytes of `src` (same length as `dst`, `N` to `2N`
+/// bytes): all of it.
+#[inline(always)]
+fn copy_ends<const N: usize>(dst: &mut [u8], src: &[u8]) {
+    if let (Some(d), Some(s)) = (dst.first_chunk_mut::<N>(), src.first_chunk::<N>()) {
+        *d = *s;
+    }
+    if let (Some(d), Some(s)) = (dst.last_chunk_mut::<N>(), src.last_chunk::<N>()) {
+        *d = *s;
+    }
+}
+
+/// Which kinds of bytes a text holds: what [`compact_json`] and a UTF-8 check need to
+/// know, found in one pass by [`byte_kinds`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ByteKinds {
+    /// A byte at or below `' '`: whitespace, or a control character.
+    pub(crate) space_or_control: bool,
+    /// A byte above 0x7F (so the text is not ASCII).
+    pub(crate) non_ascii: bool,
+}
+
+/// The [`ByteKinds`] of `s`, in one pass over it.
 #[inline]
-fn has_space_or_control<const CHUNKS: bool>(s: &[u8]) -> bool {
+pub(crate) fn byte_kinds(s: &[u8]) -> ByteKinds {
+    byte_kinds_with::<WIDE, true>(s)
+}
+
+/// [`byte_kinds`]; `CHUNKS`: as for [`skip_plain_long`]. Without `HIGH`, only
+/// `space_or_control` is found (`non_ascii` is then always false), which stops at the first
+/// such byte.
+#[inline]
+fn byte_kinds_with<const CHUNKS: bool, const HIGH: bool>(s: &[u8]) -> ByteKinds {
     // High bit set in each byte of `x` at or below 0x20 (plus false positives above a true
     // one only, which does not change whether any is set).
     let low = |x: usize| x.wrapping_sub(ONES * 0x21) & !x & HIGHS;
+    let (mut space, mut high) = (false, false);
     let mut t = s;
     if CHUNKS {
         let (chunks, rest) = t.as_chunks::<CHUNK>();
-        if chunks
-            .iter()
-            .any(|c| any_in_chunk(c, |b| 0x21u8.saturating_sub(b)))
-        {
-            return true;
+        for c in chunks {
+            space |= any_in_chunk(c, |b| 0x21u8.saturating_sub(b));
+            if HIGH {
+                high |= any_in_chunk(c, |b| b.saturating_sub(0x7F));
+            }
+            // Nothing more to learn; the exit also keeps LLVM vectorising each chunk
+            // rather than across chunks.
+            if space && (high || !HIGH) {
+                break;
+            }
         }
         t = rest;
     }
     let (words, _) = t.as_chunks::<WORD>();
-    if words.iter().any(|w| low(usize::from_le_bytes(*w)) != 0) {
-        return true;
+    let (mut space_bits, mut high_bits) = (0usize, 0usize);
+    for w in words {
+        let x = usize::from_le_bytes(*w);
+        space_bits |= low(x);
+        high_bits |= x;
     }
     // The last bytes: the last word of `s` (re-reading some checked bytes is harmless).
     match s.last_chunk::<WORD>() {
-        Some(w) => low(usize::from_le_bytes(*w)) != 0,
-        None => s.iter().any(|&b| b <= b' '),
+        Some(w) => {
+            let x = usize::from_le_bytes(*w);
+            space_bits |= low(x);
+            high_bits |= x;
+        }
+        None => {
+            for &b in s {
+                space |= b <= b' ';
+                high |= b > 0x7F;
+            }
+        }
+    }
+    ByteKinds {
+        space_or_control: space || space_bits != 0,
+        non_ascii: HIGH && (high || high_bits & HIGHS != 0),
     }
 }
 
-/// Emits `src` without whitespace outside strings.
+/// Emits `src`, whose [`ByteKinds`] are `kinds`, without whitespace outside strings.
 ///
 /// Input without any byte at or below `' '` has no whitespace to remove and is emitted in
 /// one piece. Otherwise the input is emitted in runs broken only where whitespace is left
 /// out.
-fn compact_walk(src: &[u8], sink: &mut impl Sink) -> bool {
-    if !has_space_or_control::<WIDE>(src) {
+fn compact_walk(src: &[u8], kinds: ByteKinds, sink: &mut impl Sink) -> bool {
+    if !kinds.space_or_control {
         return sink.put(src);
     }
     // `run` is the input from the start of the run not yet emitted; `t` is the input from
@@ -979,14 +1090,19 @@ fn compact_walk(src: &[u8], sink: &mut impl Sink) -> bool {
 ///
 /// The input is assumed valid; other input never panics but gives unspecified output.
 pub fn compact_json(src: &[u8], out: &mut [u8]) -> Option<usize> {
+    compact_json_with(src, byte_kinds_with::<WIDE, false>(src), out)
+}
+
+/// [`compact_json`] of `src` whose [`ByteKinds`] the caller already has.
+pub(crate) fn compact_json_with(src: &[u8], kinds: ByteKinds, out: &mut [u8]) -> Option<usize> {
     let mut w = Writer { out, len: 0 };
-    compact_walk(src, &mut w).then_some(w.len)
+    compact_walk(src, kinds, &mut w).then_some(w.len)
 }
 
 /// Length [`compact_json`] would produce for `src`.
 pub fn compact_len(src: &[u8]) -> usize {
     let mut c = Counter(0);
-    compact_walk(src, &mut c);
+    compact_walk(src, byte_kinds_with::<WIDE, false>(src), &mut c);
     c.0
 }
 
@@ -1618,6 +1734,44 @@ mod tests {
     }
 
     #[test]
+    fn short_scan_at_every_offset() {
+        for len in 0..=8 {
+            let plain = vec![b'a'; len];
+            assert!(skip_plain_short(&plain).is_empty());
+            for at in 0..len {
+                for special in [b'"', b'\\', 0x00, 0x1f] {
+                    for filler in [b'a', 0x20, 0x21, 0x23, 0x5b, 0x5d, 0x80, 0xff] {
+                        let mut v = vec![filler; len];
+                        v[at] = special;
+                        if at + 2 < len {
+                            v[at + 2] = b'"';
+                        }
+                        assert_eq!(len - skip_plain_short(&v).len(), at, "{v:02x?}");
+                    }
+                }
+            }
+        }
+        // Longer input is scanned in full all the same.
+        let mut v = vec![b'a'; 20];
+        v[15] = b'"';
+        assert_eq!(skip_plain_short(&v).len(), 5);
+    }
+
+    #[test]
+    fn copy_bytes_every_length() {
+        for n in 0..=40usize {
+            let src: Vec<u8> = (1..=n as u8).collect();
+            let mut dst = vec![0u8; n];
+            copy_bytes(&mut dst, &src);
+            assert_eq!(dst, src, "{n}");
+            // Different lengths: nothing is copied.
+            let mut longer = vec![0u8; n + 1];
+            copy_bytes(&mut longer, &src);
+            assert!(longer.iter().all(|&b| b == 0), "{n}");
+        }
+    }
+
+    #[test]
     fn long_strings_in_envelopes() {
         for len in LENGTHS {
             for at in 0..=len {
@@ -2008,9 +2162,26 @@ mod tests {
         assert_eq!(n, Some(want.len()), "{src:02x?}");
         assert_eq!(&out[..want.len()], &want[..], "{src:02x?}");
         assert_eq!(compact_len(src), want.len(), "{src:02x?}");
-        let any = src.iter().any(|&b| b <= b' ');
-        assert_eq!(has_space_or_control::<true>(src), any, "{src:02x?}");
-        assert_eq!(has_space_or_control::<false>(src), any, "{src:02x?}");
+        let want = ByteKinds {
+            space_or_control: src.iter().any(|&b| b <= b' '),
+            non_ascii: !src.is_ascii(),
+        };
+        assert_eq!(byte_kinds_with::<true, true>(src), want, "{src:02x?}");
+        assert_eq!(byte_kinds_with::<false, true>(src), want, "{src:02x?}");
+        let space_only = ByteKinds {
+            non_ascii: false,
+            ..want
+        };
+        assert_eq!(
+            byte_kinds_with::<true, false>(src),
+            space_only,
+            "{src:02x?}"
+        );
+        assert_eq!(
+            byte_kinds_with::<false, false>(src),
+            space_only,
+            "{src:02x?}"
+        );
     }
 
     #[test]
@@ -2024,7 +2195,16 @@ mod tests {
                 let v = value.as_bytes();
                 check_compaction(v);
                 for at in 0..=v.len() {
-                    for ws in [&b" "[..], b"\t", b"\r\n", b"    ", b"\x01", b"\x21"] {
+                    for ws in [
+                        &b" "[..],
+                        b"\t",
+                        b"\r\n",
+                        b"    ",
+                        b"\x01",
+                        b"\x21",
+                        "\u{e9}".as_bytes(),
+                        b"\x7f\x80",
+                    ] {
                         let mut w = v.to_vec();
                         w.splice(at..at, ws.iter().copied());
                         check_compaction(&w);
@@ -2052,6 +2232,103 @@ mod tests {
                 })
                 .collect();
             check_compaction(&v);
+        }
+    }
+
+    /// Records the frames `send_raw_response` queues.
+    struct Frames(Vec<Vec<u8>>);
+
+    impl crate::connection::Outbox for Frames {
+        fn is_open(&self) -> bool {
+            true
+        }
+        fn send_with(
+            &mut self,
+            opcode: crate::protocol::frame::OpCode,
+            fill: &mut dyn FnMut(&mut [u8]) -> Option<usize>,
+        ) -> Result<(), crate::connection::SendError> {
+            assert_eq!(opcode, crate::protocol::frame::OpCode::Text);
+            let mut buf = vec![0u8; 512];
+            let n = fill(&mut buf).ok_or(crate::connection::SendError::Full)?;
+            buf.truncate(n);
+            self.0.push(buf);
+            Ok(())
+        }
+        fn send(
+            &mut self,
+            opcode: crate::protocol::frame::OpCode,
+            payload: &[u8],
+        ) -> Result<(), crate::connection::SendError> {
+            self.send_with(opcode, &mut |b| {
+                b.get_mut(..payload.len())?.copy_from_slice(payload);
+                Some(payload.len())
+            })
+        }
+        fn free(&self) -> usize {
+            512
+        }
+    }
+
+    #[test]
+    fn raw_responses_check_utf8_and_compact_in_one_pass() {
+        let send = |event: &str, data: &[u8]| {
+            let mut f = Frames(Vec::new());
+            let r = crate::gateway::send_raw_response(&mut f, event, data);
+            (r, f.0.pop())
+        };
+        let ok = |event: &str, data: &[u8]| {
+            let (r, frame) = send(event, data);
+            assert_eq!(r, Ok(()), "{data:02x?}");
+            String::from_utf8(frame.unwrap()).unwrap()
+        };
+        assert_eq!(ok("e", b"{\"a\":1}"), r#"{"event":"e","data":{"a":1}}"#);
+        assert_eq!(ok("e", b" [1, 2] "), r#"{"event":"e","data":[1,2]}"#);
+        assert_eq!(ok("e", b""), r#"{"event":"e"}"#);
+        assert_eq!(ok("a\"b", b"1"), r#"{"event":"a\"b","data":1}"#);
+        assert_eq!(
+            ok("e", "[\"caf\u{e9}\", \"a b\"]".as_bytes()),
+            "{\"event\":\"e\",\"data\":[\"caf\u{e9}\",\"a b\"]}"
+        );
+        // Not UTF-8: refused, nothing queued.
+        assert_eq!(
+            send("e", b"\"\xff\""),
+            (Err(crate::connection::SendError::Serialize), None)
+        );
+        // Non-ASCII bytes, valid or not, at every offset of values around the chunk sizes,
+        // with and without whitespace to remove.
+        for len in LENGTHS {
+            for at in 0..=len {
+                for ins in [
+                    "\u{e9}".as_bytes(),
+                    "\u{1f600}".as_bytes(),
+                    b"\x80",
+                    b"\xc3",
+                ] {
+                    for space in [false, true] {
+                        let mut body = vec![b'x'; len];
+                        if space {
+                            body[..len / 2].fill(b' ');
+                        }
+                        body.splice(at..at, ins.iter().copied());
+                        let mut data = b"[\"".to_vec();
+                        data.extend_from_slice(&body);
+                        data.extend_from_slice(b"\" ]");
+                        let (r, frame) = send("e", &data);
+                        if core::str::from_utf8(&data).is_ok() {
+                            let mut want = br#"{"event":"e","data":["#.to_vec();
+                            want.extend_from_slice(&data[1..data.len() - 2]);
+                            want.extend_from_slice(b"]}");
+                            assert_eq!((r, frame), (Ok(()), Some(want)), "{data:02x?}");
+                        } else {
+                            assert_eq!(
+                                (r, frame),
+                                (Err(crate::connection::SendError::Serialize), None),
+                                "{data:02x?}"
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
 

@@ -330,12 +330,14 @@ impl<'a> Context<'a> {
 
     /// Sends raw JSON text as it is (whitespace compacted). `json` must be valid JSON.
     pub fn send_raw_json(&mut self, json: &[u8]) -> Result<(), SendError> {
-        let r = if !crate::protocol::utf8::is_utf8(json) {
+        let kinds = envelope::byte_kinds(json);
+        let r = if kinds.non_ascii && !crate::protocol::utf8::is_utf8(json) {
             // A text frame must be UTF-8.
             Err(SendError::Serialize)
         } else {
-            self.tx
-                .send_with(OpCode::Text, &mut |buf| envelope::compact_json(json, buf))
+            self.tx.send_with(OpCode::Text, &mut |buf| {
+                envelope::compact_json_with(json, kinds, buf)
+            })
         };
         self.count_send(r)
     }
@@ -432,7 +434,10 @@ pub fn send_response<T: Serialize + ?Sized>(
 /// response whose `data` is `undefined`. `data` that is not UTF-8 is refused
 /// ([`SendError::Serialize`]): a text frame must be UTF-8.
 pub fn send_raw_response(out: &mut dyn Outbox, event: &str, data: &[u8]) -> Result<(), SendError> {
-    if !crate::protocol::utf8::is_utf8(data) {
+    // One pass finds both whether `data` needs a UTF-8 check and whether it needs
+    // compaction.
+    let kinds = envelope::byte_kinds(data);
+    if kinds.non_ascii && !crate::protocol::utf8::is_utf8(data) {
         return Err(SendError::Serialize);
     }
     out.send_with(OpCode::Text, &mut |buf| {
@@ -441,7 +446,8 @@ pub fn send_raw_response(out: &mut dyn Outbox, event: &str, data: &[u8]) -> Resu
         w.json_string(event)?;
         if !data.is_empty() {
             w.bytes(b",\"data\":")?;
-            w.compact(data)?;
+            let n = envelope::compact_json_with(data, kinds, w.rest())?;
+            w.len += n;
         }
         w.bytes(b"}")?;
         Some(w.len)
