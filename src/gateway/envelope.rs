@@ -75,10 +75,16 @@ impl<'a> JsonStr<'a> {
     /// Decodes `\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t` and `\uXXXX` (including
     /// surrogate pairs) on the fly; a string holding an unpaired surrogate never equals any
     /// `&str`. This is how a handler table matches an event name.
+    #[inline]
     pub fn eq_str(&self, s: &str) -> bool {
         if !self.has_escapes {
-            return self.raw == s.as_bytes();
+            return bytes_eq(self.raw, s.as_bytes());
         }
+        self.eq_str_escaped(s)
+    }
+
+    /// [`eq_str`](Self::eq_str) of a string with escapes.
+    fn eq_str_escaped(&self, s: &str) -> bool {
         let mut rest = s.as_bytes();
         for piece in (Pieces { rest: self.raw }) {
             let mut buf = [0u8; 4];
@@ -114,6 +120,34 @@ impl<'a> JsonStr<'a> {
         }
         core::str::from_utf8(buf.get(..len)?).ok()
     }
+}
+
+/// `a == b`. Up to 16 bytes (event names) are compared as two overlapping fixed-size
+/// words rather than by a call to `bcmp`.
+#[inline(always)]
+fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if b.len() != n {
+        false
+    } else if n > 16 {
+        a == b
+    } else if n >= 8 {
+        ends_eq::<8>(a, b)
+    } else if n >= 4 {
+        ends_eq::<4>(a, b)
+    } else {
+        // 0 to 3 bytes: the first, the middle and the last.
+        [0, n / 2, n.saturating_sub(1)]
+            .iter()
+            .all(|&i| a.get(i) == b.get(i))
+    }
+}
+
+/// Whether the first `N` and the last `N` bytes of `a` and `b` (same length, `N` to `2N`
+/// bytes) are equal: all of them.
+#[inline(always)]
+fn ends_eq<const N: usize>(a: &[u8], b: &[u8]) -> bool {
+    a.first_chunk::<N>() == b.first_chunk::<N>() && a.last_chunk::<N>() == b.last_chunk::<N>()
 }
 
 /// One decoded part of a string: a run of literal bytes, or one escaped character.
@@ -342,7 +376,9 @@ fn lowest_byte(hit: usize) -> usize {
 /// LLVM maps onto vector instructions where a `bool` per byte would defeat it.
 #[inline(always)]
 fn string_special_flag(b: u8) -> u8 {
-    let level = (b ^ b'"').min(b ^ b'\\').min(b.saturating_sub(0x1F));
+    // As in `special_bits`: after flipping bit 1, `"` and the control characters are
+    // exactly the bytes at or below 0x20.
+    let level = ((b ^ 0x02).saturating_sub(0x20)).min(b ^ b'\\');
     1u8.saturating_sub(level)
 }
 
@@ -1734,6 +1770,30 @@ mod tests {
     }
 
     #[test]
+    fn byte_tests_agree_for_every_byte() {
+        for b in 0..=255u8 {
+            let special = b == b'"' || b == b'\\' || b < 0x20;
+            assert_eq!(is_string_special(b), special, "{b:#04x}");
+            assert_eq!(string_special_flag(b) != 0, special, "{b:#04x}");
+            let word = usize::from_le_bytes([b; WORD]);
+            assert_eq!(special_bits(word) & 0x80 != 0, special, "{b:#04x}");
+            assert_eq!(
+                special_bits_u32(u32::from_le_bytes([b; 4])) & 0x80 != 0,
+                special
+            );
+            // Every byte also in a chunk and a word of plain bytes, at every position.
+            for at in 0..CHUNK {
+                let mut chunk = [b'a'; CHUNK];
+                chunk[at] = b;
+                assert_eq!(any_in_chunk(&chunk, string_special_flag), special);
+                if special {
+                    assert_eq!(first_special_in(&chunk), at, "{b:#04x} {at}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn short_scan_at_every_offset() {
         for len in 0..=8 {
             let plain = vec![b'a'; len];
@@ -1755,6 +1815,24 @@ mod tests {
         let mut v = vec![b'a'; 20];
         v[15] = b'"';
         assert_eq!(skip_plain_short(&v).len(), 5);
+    }
+
+    #[test]
+    fn bytes_eq_every_length_and_position() {
+        for n in 0..=40usize {
+            let a: Vec<u8> = (1..=n as u8).collect();
+            assert!(bytes_eq(&a, &a.clone()), "{n}");
+            for i in 0..n {
+                let mut b = a.clone();
+                b[i] ^= 0x80;
+                assert!(!bytes_eq(&a, &b), "{n} {i}");
+                assert!(!bytes_eq(&b, &a), "{n} {i}");
+            }
+            let mut longer = a.clone();
+            longer.push(0);
+            assert!(!bytes_eq(&a, &longer));
+            assert!(!bytes_eq(&longer, &a));
+        }
     }
 
     #[test]
