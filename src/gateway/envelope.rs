@@ -129,7 +129,8 @@ fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if b.len() != n {
         false
-    } else if n > 16 {
+    } else if n > 16 || !WIDE {
+        // (Small targets keep the smaller code.)
         a == b
     } else if n >= 8 {
         ends_eq::<8>(a, b)
@@ -440,7 +441,8 @@ fn special_bits_u32(x: u32) -> u32 {
 /// borrow), fewer a byte at a time.
 #[inline(never)]
 fn skip_plain_short(t: &[u8]) -> &[u8] {
-    if t.len() > 8 {
+    if t.len() > 8 || WORD < 8 {
+        // Longer input, or a target whose words are 32 bits (then `t` is shorter than 4).
         return skip_plain_long::<WIDE>(t, 0);
     }
     let (Some(head), Some(tail)) = (t.first_chunk::<4>(), t.last_chunk::<4>()) else {
@@ -493,8 +495,9 @@ fn skip_plain_long<const CHUNKS: bool>(s: &[u8], done: usize) -> &[u8] {
         }
         t = rest;
     }
-    if t.is_empty() {
-        return t;
+    if t.is_empty() || !CHUNKS {
+        // (Small targets finish the last 1-3 bytes with the smaller byte loop.)
+        return skip_plain_bytes(t);
     }
     // Fewer than a word left. When `s` has a word, read its last one instead: the bytes of
     // it before `t` are plain, so they mark nothing and lend no borrow to `t`'s bytes.
@@ -568,10 +571,20 @@ fn scan_string(s: &[u8]) -> Res<(JsonStr<'_>, &[u8])> {
     Ok((JsonStr { raw, has_escapes }, rest))
 }
 
-/// Skips ASCII digits, a word at a time.
+/// Skips ASCII digits, a word at a time on targets with vector registers (small targets
+/// keep the smaller byte loop).
 #[inline]
-fn skip_digits(mut t: &[u8]) -> &[u8] {
+fn skip_digits(t: &[u8]) -> &[u8] {
+    skip_digits_with::<WIDE>(t)
+}
+
+/// [`skip_digits`]; `WORDS`: a word at a time first.
+#[inline]
+fn skip_digits_with<const WORDS: bool>(mut t: &[u8]) -> &[u8] {
     while let Some((word, rest)) = t.split_first_chunk::<WORD>() {
+        if !WORDS {
+            break;
+        }
         let x = usize::from_le_bytes(*word);
         // Non-zero in each byte that is not a digit: its high nibble is not 3, or adding 6
         // carries into it (0x3A-0x3F). A carry out of a byte (from 0xFA and above, not
@@ -852,12 +865,18 @@ fn parse_any_envelope(msg: &[u8]) -> Result<Envelope<'_>, EnvelopeError> {
 /// same way.
 #[inline(always)]
 fn parse_stringified_envelope(msg: &[u8]) -> Option<Envelope<'_>> {
-    let rest = msg.strip_prefix(b"{\"event\":\"")?;
+    let (head, rest) = msg.split_first_chunk::<10>()?;
+    if head != b"{\"event\":\"" {
+        return None;
+    }
     let (event, rest) = scan_string(rest).ok()?;
     let (data, end) = match rest {
         [b'}', end @ ..] => (None, end),
         _ => {
-            let v = rest.strip_prefix(b",\"data\":")?;
+            let (head, v) = rest.split_first_chunk::<8>()?;
+            if head != b",\"data\":" {
+                return None;
+            }
             let after = skip_value(v, 1).ok()?;
             let [b'}', end @ ..] = after else {
                 return None;
@@ -976,7 +995,8 @@ fn copy_bytes(dst: &mut [u8], src: &[u8]) {
     if dst.len() != n {
         return;
     }
-    if n > 16 {
+    if n > 16 || !WIDE {
+        // (Small targets keep the smaller code.)
         dst.copy_from_slice(src);
     } else if n >= 8 {
         copy_ends::<8>(dst, src);
@@ -1126,7 +1146,15 @@ fn compact_walk(src: &[u8], kinds: ByteKinds, sink: &mut impl Sink) -> bool {
 ///
 /// The input is assumed valid; other input never panics but gives unspecified output.
 pub fn compact_json(src: &[u8], out: &mut [u8]) -> Option<usize> {
-    compact_json_with(src, byte_kinds_with::<WIDE, false>(src), out)
+    compact_json_with(src, space_kinds(src), out)
+}
+
+/// The [`ByteKinds`] compaction needs: only `space_or_control`, which stops at the first
+/// such byte. (Small targets answer both questions, with the one copy of the code that
+/// [`byte_kinds`] uses.)
+#[inline]
+fn space_kinds(src: &[u8]) -> ByteKinds {
+    byte_kinds_with::<WIDE, { !WIDE }>(src)
 }
 
 /// [`compact_json`] of `src` whose [`ByteKinds`] the caller already has.
@@ -1138,7 +1166,7 @@ pub(crate) fn compact_json_with(src: &[u8], kinds: ByteKinds, out: &mut [u8]) ->
 /// Length [`compact_json`] would produce for `src`.
 pub fn compact_len(src: &[u8]) -> usize {
     let mut c = Counter(0);
-    compact_walk(src, byte_kinds_with::<WIDE, false>(src), &mut c);
+    compact_walk(src, space_kinds(src), &mut c);
     c.0
 }
 
@@ -1973,7 +2001,16 @@ mod tests {
                 })
                 .collect();
             let want = v.iter().take_while(|b| b.is_ascii_digit()).count();
-            assert_eq!(v.len() - skip_digits(&v).len(), want, "{v:02x?}");
+            assert_eq!(
+                v.len() - skip_digits_with::<true>(&v).len(),
+                want,
+                "{v:02x?}"
+            );
+            assert_eq!(
+                v.len() - skip_digits_with::<false>(&v).len(),
+                want,
+                "{v:02x?}"
+            );
         }
         for len in 0..30 {
             for next in 0..=255u8 {
@@ -1981,6 +2018,7 @@ mod tests {
                 v.push(next);
                 v.extend_from_slice(b"123456789");
                 let want = if next.is_ascii_digit() { len + 10 } else { len };
+                assert_eq!(v.len() - skip_digits_with::<true>(&v).len(), want, "{len}");
                 assert_eq!(v.len() - skip_digits(&v).len(), want, "{len} {next}");
             }
         }

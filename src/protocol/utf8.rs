@@ -193,10 +193,10 @@ fn ascii_chunks_len(bytes: &[u8]) -> usize {
 }
 
 /// Whether `bytes` is valid UTF-8, as `core::str::from_utf8(bytes).is_ok()`, faster when
-/// it is mostly ASCII.
+/// it starts with long ASCII runs. (Callers that know `bytes` is all ASCII skip it.)
 pub(crate) fn is_utf8(bytes: &[u8]) -> bool {
     let rest = bytes.get(ascii_chunks_len(bytes)..).unwrap_or_default();
-    rest.is_ascii() || core::str::from_utf8(rest).is_ok()
+    core::str::from_utf8(rest).is_ok()
 }
 
 #[cfg(test)]
