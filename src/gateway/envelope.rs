@@ -335,7 +335,9 @@ const WORD: usize = core::mem::size_of::<usize>();
 
 /// Whether the target has 128-bit vector registers, which LLVM uses for the loops over
 /// [`CHUNK`]-byte chunks. Without them (e.g. a Cortex-M) such a loop is long scalar code,
-/// slower than a word at a time, so only the word-at-a-time scans are used.
+/// slower than a word at a time, so only the word-at-a-time scans are used; such targets
+/// also keep the smaller code (byte loops, `memcpy`, `bcmp`) where a word trick would only
+/// buy speed.
 const WIDE: bool = cfg!(any(
     target_feature = "sse2",
     target_feature = "neon",
@@ -496,7 +498,7 @@ fn skip_plain_long<const CHUNKS: bool>(s: &[u8], done: usize) -> &[u8] {
         t = rest;
     }
     if t.is_empty() || !CHUNKS {
-        // (Small targets finish the last 1-3 bytes with the smaller byte loop.)
+        // (Small targets finish the last bytes with the smaller byte loop.)
         return skip_plain_bytes(t);
     }
     // Fewer than a word left. When `s` has a word, read its last one instead: the bytes of
