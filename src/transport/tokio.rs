@@ -390,6 +390,7 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
         // A client that keeps the socket full of input gets this many reads, then the
         // others get their turn.
         let mut reads = 0;
+        let mut drained = false;
         let clean = loop {
             match self.write_out(id, &conn.stream) {
                 Err(()) => break false,
@@ -430,11 +431,20 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
                 self.ready.push(idx);
                 return;
             }
+            if drained {
+                // The last read emptied the socket (and cleared its readiness): wait for
+                // more, unless it came in meanwhile.
+                if conn.stream.poll_read_ready(&mut cx).is_pending() {
+                    return;
+                }
+                drained = false;
+            }
             reads += 1;
             let mut scratch = self.scratch.borrow_mut();
             match read_drained(&conn.stream, &mut scratch) {
                 Ok(0) => break false,
                 Ok(n) => {
+                    drained = n < scratch.len();
                     let input = scratch.get(..n).unwrap_or(&[]);
                     let used = self.feed_all(id, input, now);
                     if let Some(rest) = input.get(used..).filter(|r| !r.is_empty())
