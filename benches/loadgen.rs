@@ -654,33 +654,19 @@ async fn load(o: Options) -> Result<String, String> {
     lat.sort_unstable();
     let rate = done as f64 / elapsed;
     let fmt_opt = |v: Option<f64>| v.map_or("null".to_string(), |v| format!("{v:.3}"));
+    let [p50, p90, p99, p999] = [0.5, 0.9, 0.99, 0.999].map(|q| percentile(&lat, q));
+    let (cpu, scpu) = (fmt_opt(cpu), fmt_opt(scpu));
+    let (conns, inflight, payload) = (o.conns, o.inflight, o.payload);
     println!(
-        "{} conns x {} in flight, {} B: {done} messages in {elapsed:.2} s = {rate:.0} msg/s; \
-         latency us p50 {:.1} p90 {:.1} p99 {:.1} p99.9 {:.1}; CPU loadgen {} server {}",
-        o.conns,
-        o.inflight,
-        o.payload,
-        percentile(&lat, 0.5),
-        percentile(&lat, 0.9),
-        percentile(&lat, 0.99),
-        percentile(&lat, 0.999),
-        fmt_opt(cpu),
-        fmt_opt(scpu),
+        "{conns} conns x {inflight} in flight, {payload} B: {done} messages in {elapsed:.2} s \
+         = {rate:.0} msg/s; latency us p50 {p50:.1} p90 {p90:.1} p99 {p99:.1} p99.9 {p999:.1}; \
+         CPU loadgen {cpu} server {scpu}"
     );
     Ok(format!(
-        "{{\"mode\":\"load\",\"conns\":{},\"inflight\":{},\"payload\":{},\"messages\":{done},\
-         \"seconds\":{elapsed:.4},\"msgs_per_s\":{rate:.1},\"p50_us\":{:.2},\"p90_us\":{:.2},\
-         \"p99_us\":{:.2},\"p999_us\":{:.2},\"loadgen_cpu\":{},\"server_cpu\":{},\
-         \"checked\":{done}}}",
-        o.conns,
-        o.inflight,
-        o.payload,
-        percentile(&lat, 0.5),
-        percentile(&lat, 0.9),
-        percentile(&lat, 0.99),
-        percentile(&lat, 0.999),
-        fmt_opt(cpu),
-        fmt_opt(scpu),
+        "{{\"mode\":\"load\",\"conns\":{conns},\"inflight\":{inflight},\"payload\":{payload},\
+         \"messages\":{done},\"seconds\":{elapsed:.4},\"msgs_per_s\":{rate:.1},\
+         \"p50_us\":{p50:.2},\"p90_us\":{p90:.2},\"p99_us\":{p99:.2},\"p999_us\":{p999:.2},\
+         \"loadgen_cpu\":{cpu},\"server_cpu\":{scpu},\"checked\":{done}}}"
     ))
 }
 

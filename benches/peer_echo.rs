@@ -36,6 +36,9 @@
 //! (SIGTERM's default action). Without `--port` (as plain `cargo bench` runs it, with
 //! `--bench`) it prints a one-line usage and exits 0.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 
@@ -70,30 +73,8 @@ const UPGRADE_REQUIRED: &[u8] = b"HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket
 const HEAD_TOO_LARGE: &[u8] = b"HTTP/1.1 431 Request Header Fields Too Large\r\n\
     Connection: close\r\nContent-Length: 0\r\n\r\n";
 
-/// The port from `--port N` / `--port=N`; `None` if there is no `--port` at all.
-fn port_arg() -> Option<u16> {
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let value = if arg == "--port" {
-            args.next()
-        } else if let Some(v) = arg.strip_prefix("--port=") {
-            Some(v.to_owned())
-        } else {
-            continue;
-        };
-        return match value.as_deref().map(str::parse::<u16>) {
-            Some(Ok(port)) => Some(port),
-            _ => {
-                eprintln!("peer_echo: --port needs a number from 0 to 65535");
-                std::process::exit(2);
-            }
-        };
-    }
-    None
-}
-
 fn main() {
-    let Some(port) = port_arg() else {
+    let Some(port) = support::port_arg("peer_echo") else {
         println!(
             "peer_echo: a benchmark peer server started by benches/run.sh \
              (usage: peer_echo --port N)"

@@ -32,6 +32,9 @@
 //! (SIGTERM's default action). Without `--port` (as plain `cargo bench` runs it, with
 //! `--bench`) it prints a one-line usage and exits 0.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -59,30 +62,8 @@ fn handlers() -> Handlers {
     map
 }
 
-/// The port from `--port N` / `--port=N`; `None` if there is no `--port` at all.
-fn port_arg() -> Option<u16> {
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let value = if arg == "--port" {
-            args.next()
-        } else if let Some(v) = arg.strip_prefix("--port=") {
-            Some(v.to_owned())
-        } else {
-            continue;
-        };
-        return match value.as_deref().map(str::parse::<u16>) {
-            Some(Ok(port)) => Some(port),
-            _ => {
-                eprintln!("peer_tungstenite: --port needs a number from 0 to 65535");
-                std::process::exit(2);
-            }
-        };
-    }
-    None
-}
-
 fn main() {
-    let Some(port) = port_arg() else {
+    let Some(port) = support::port_arg("peer_tungstenite") else {
         println!(
             "peer_tungstenite: a benchmark peer server started by benches/run.sh \
              (usage: peer_tungstenite --port N)"

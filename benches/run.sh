@@ -130,13 +130,19 @@ servers=(wsgate echo tungstenite ws nestjs)
 
 server_pid=
 server_port=
+server_log=
+starts=0
 # start NAME [extra args...]: starts a server pinned to its core, waits for its ready line.
 start() {
     local name=$1
     shift
-    local log="$out/$name.server.log"
+    starts=$((starts + 1))
+    local log="$out/$name.server.$starts.log"
+    server_log=$log
+    # Created here, not by the background job, so no earlier run's port can be read from it.
+    : >"$log"
     # shellcheck disable=SC2086
-    "${pin_server[@]}" ${cmd[$name]} --port 0 "$@" >"$log" 2>&1 &
+    "${pin_server[@]}" ${cmd[$name]} --port 0 "$@" >>"$log" 2>&1 &
     server_pid=$!
     for _ in $(seq 1800); do
         server_port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log")
@@ -171,6 +177,15 @@ record() {
     echo "{\"server\":\"$name\",\"workload\":\"$workload\",\"result\":$json}" >>"$results"
 }
 
+# per_message BASE_OUT RUN_OUT N: (instructions of RUN - instructions of BASE) / N, from two
+# callgrind output files.
+per_message() {
+    local a b
+    a=$(sed -n 's/^totals: //p' "$1")
+    b=$(sed -n 's/^totals: //p' "$2")
+    echo $(((b - a) / $3))
+}
+
 step "throughput and latency: (a) 1 x 1 x 64 B, (b) 64 x 8 x 64 B, (c) 1 x 1 x 16 KiB"
 for name in "${servers[@]}"; do
     start "$name"
@@ -193,7 +208,7 @@ for name in "${servers[@]}"; do
     record "$name" d --idle "$idle_conns" --settle 1
     if [ "$name" = wsgate ]; then
         # wsgate allocates its slots (buffers included) when it starts: count them too.
-        prealloc=$(sed -n 's/^prealloc \([0-9]*\)$/\1/p' "$out/$name.server.log")
+        prealloc=$(sed -n 's/^prealloc \([0-9]*\)$/\1/p' "$server_log")
         echo "{\"server\":\"$name\",\"workload\":\"prealloc\",\"result\":{\"bytes\":$prealloc,\"slots\":1000}}" >>"$results"
     fi
     stop
@@ -214,11 +229,9 @@ if [ "$callgrind" = 1 ]; then
             record "$name" "cg$m" --messages "$m"
             stop
         done
-        a=$(sed -n 's/^totals: //p' "$out/$name.cg.0.out")
-        b=$(sed -n 's/^totals: //p' "$out/$name.cg.$cg_messages.out")
-        per=$(((b - a) / cg_messages))
+        per=$(per_message "$out/$name.cg.0.out" "$out/$name.cg.$cg_messages.out" "$cg_messages")
         echo "  $name: $per instructions per message"
-        echo "{\"server\":\"$name\",\"workload\":\"instructions\",\"result\":{\"per_message\":$per,\"messages\":$cg_messages,\"base\":$a,\"total\":$b}}" >>"$results"
+        echo "{\"server\":\"$name\",\"workload\":\"instructions\",\"result\":{\"per_message\":$per,\"messages\":$cg_messages}}" >>"$results"
     done
 fi
 
@@ -229,9 +242,7 @@ if [ "$callgrind" = 1 ]; then
         valgrind --tool=callgrind --callgrind-out-file="$out/sans_io.cg.$m.out" \
             "$WSGATE" --sans-io "$m" >"$out/sans_io.$m.log" 2>&1
     done
-    a=$(sed -n 's/^totals: //p' "$out/sans_io.cg.0.out")
-    b=$(sed -n 's/^totals: //p' "$out/sans_io.cg.$sio_messages.out")
-    per=$(((b - a) / sio_messages))
+    per=$(per_message "$out/sans_io.cg.0.out" "$out/sans_io.cg.$sio_messages.out" "$sio_messages")
     echo "  wsgate core: $per instructions per message"
     echo "{\"server\":\"wsgate\",\"workload\":\"sans_io_instructions\",\"result\":{\"per_message\":$per,\"messages\":$sio_messages}}" >>"$results"
 fi

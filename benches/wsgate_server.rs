@@ -16,6 +16,9 @@
 //! memory allocated once at start for all slots (`TokioServer::preallocated`). `benches/run.sh` counts that memory
 //! per slot in the resident memory per connection, since the slots exist before any client.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use wsgate::gateway::{Context, Data, Gateway, HandlerResult};
 use wsgate::transport::tokio::{TokioOptions, TokioServer};
@@ -93,12 +96,7 @@ fn main() -> std::io::Result<()> {
     {
         return sans_io(n);
     }
-    let Some(port) = args
-        .iter()
-        .position(|a| a == "--port")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|p| p.parse::<u16>().ok())
-    else {
+    let Some(port) = support::port_arg("wsgate_server") else {
         println!("wsgate_server: the wsgate server of benches/run.sh; usage: --port N [--idle]");
         return Ok(());
     };

@@ -22,22 +22,10 @@ import { NestFactory } from '@nestjs/core';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 
+import { parsePort } from './args.mjs';
+
 const HOST = '127.0.0.1';
 
-function parsePort(argv) {
-  for (let i = 0; i < argv.length; i++) {
-    let value;
-    if (argv[i] === '--port') value = argv[i + 1];
-    else if (argv[i].startsWith('--port=')) value = argv[i].slice('--port='.length);
-    else continue;
-    const port = Number(value);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new Error(`bad --port value: ${value}`);
-    }
-    return port;
-  }
-  throw new Error('usage: node nestjs_echo.mjs --port N');
-}
 
 // What a Nest user writes in TypeScript as:
 //
@@ -68,7 +56,7 @@ class AppModule {}
 Module({ providers: [EchoGateway] })(AppModule);
 
 async function main() {
-  const port = parsePort(process.argv.slice(2));
+  const port = parsePort(process.argv.slice(2), 'usage: node nestjs_echo.mjs --port N');
   const app = await NestFactory.create(AppModule, { logger: ['error'] });
   app.useWebSocketAdapter(new WsAdapter(app));
 

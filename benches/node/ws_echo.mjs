@@ -14,22 +14,10 @@
 // from /proc/PID/status and stops it with SIGTERM.
 import { WebSocket, WebSocketServer } from 'ws';
 
+import { parsePort } from './args.mjs';
+
 const HOST = '127.0.0.1';
 
-function parsePort(argv) {
-  for (let i = 0; i < argv.length; i++) {
-    let value;
-    if (argv[i] === '--port') value = argv[i + 1];
-    else if (argv[i].startsWith('--port=')) value = argv[i].slice('--port='.length);
-    else continue;
-    const port = Number(value);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new Error(`bad --port value: ${value}`);
-    }
-    return port;
-  }
-  throw new Error('usage: node ws_echo.mjs --port N');
-}
 
 const handlers = new Map();
 handlers.set('echo', (data) => ({ event: 'echo', data }));
@@ -64,7 +52,7 @@ function dispatch(socket, raw) {
 }
 
 function main() {
-  const port = parsePort(process.argv.slice(2));
+  const port = parsePort(process.argv.slice(2), 'usage: node ws_echo.mjs --port N');
   const server = new WebSocketServer({ host: HOST, port });
 
   server.on('connection', (socket) => {
