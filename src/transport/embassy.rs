@@ -49,7 +49,7 @@ use crate::adapter::{ConnectCallback, DisconnectCallback, WebSocketAdapter};
 use crate::gateway::{Broadcast, ClientId, GatewayId, Service};
 use crate::protocol::http::SERVER_FULL_RESPONSE;
 use crate::server::{Config, Server, ServerError};
-use crate::session::{self, Host, Socket};
+use crate::session::{self, Host, Socket, Turn};
 use crate::stats::Stats;
 use core::cell::{Cell, RefCell};
 use embassy_net::Stack;
@@ -277,6 +277,34 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
     }
     fn wake_flagged(&self, except: ClientId) {
         EmbassyServer::wake_flagged(self, Some(except));
+    }
+    /// The whole turn under one lock.
+    fn turn(&self, id: ClientId, input: &[u8], out: &mut [u8]) -> Turn {
+        let now = now_ms();
+        self.locked(|s| {
+            let server = &mut s.server;
+            let used = if input.is_empty() {
+                let _ = server.resume(id, now);
+                0
+            } else {
+                server.feed(id, input, now).unwrap_or(0)
+            };
+            server.poll(id, now);
+            let out = server.take_output(id, out);
+            while let Some(i) = server.take_wake() {
+                if i != id.index()
+                    && let Some(signal) = self.wakes.get(i)
+                {
+                    signal.signal(());
+                }
+            }
+            Turn {
+                used,
+                out,
+                close: server.wants_close(id),
+                deadline: server.next_deadline(id),
+            }
+        })
     }
     async fn wait_wake(&self, slot: usize) {
         match self.wakes.get(slot) {
