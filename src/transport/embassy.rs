@@ -282,28 +282,15 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
     fn turn(&self, id: ClientId, input: &[u8], out: &mut [u8]) -> Turn {
         let now = now_ms();
         self.locked(|s| {
-            let server = &mut s.server;
-            let used = if input.is_empty() {
-                let _ = server.resume(id, now);
-                0
-            } else {
-                server.feed(id, input, now).unwrap_or(0)
-            };
-            server.poll(id, now);
-            let out = server.take_output(id, out);
-            while let Some(i) = server.take_wake() {
+            let turn = s.server.turn(id, input, now, out);
+            while let Some(i) = s.server.take_wake() {
                 if i != id.index()
                     && let Some(signal) = self.wakes.get(i)
                 {
                     signal.signal(());
                 }
             }
-            Turn {
-                used,
-                out,
-                close: server.wants_close(id),
-                deadline: server.next_deadline(id),
-            }
+            turn
         })
     }
     async fn wait_wake(&self, slot: usize) {
