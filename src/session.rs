@@ -105,25 +105,11 @@ pub async fn run<H: Host, S: Socket>(
     rbuf: &mut [u8],
     wbuf: &mut [u8],
 ) {
-    let clean = serve(host, id, io, rbuf, wbuf).await;
-    // The slot is free as soon as the server is done with it; lingering needs only the socket.
-    host.release(id);
-    if clean {
-        linger(host, io, rbuf).await;
-    }
-}
-
-/// The main loop; true when the socket should be shut down politely.
-async fn serve<H: Host, S: Socket>(
-    host: &H,
-    id: ClientId,
-    io: &mut S,
-    rbuf: &mut [u8],
-    wbuf: &mut [u8],
-) -> bool {
+    // The main loop, written inline (one future, not two nested); `clean` is true when the
+    // socket should be shut down politely.
     // `rbuf[pos..got]` was read and not yet taken by the server.
     let (mut pos, mut got) = (0, 0);
-    loop {
+    let clean = 'serve: loop {
         let t = host.turn(id, rbuf.get(pos..got).unwrap_or(&[]), wbuf);
         pos += t.used;
         if t.out > 0 {
@@ -135,27 +121,27 @@ async fn serve<H: Host, S: Socket>(
                 // the timer loses nothing; the timers must run even when the peer stops
                 // reading.
                 match select(io.write(chunk), host.sleep_until(deadline)).await {
-                    Either::First(Ok(0)) | Either::First(Err(_)) => return false,
+                    Either::First(Ok(0)) | Either::First(Err(_)) => break 'serve false,
                     Either::First(Ok(k)) => off += k,
                     Either::Second(()) => {
                         // The timers ended the connection while the peer was not reading:
                         // the rest of the output is dropped with the socket.
                         let t = host.turn(id, &[], &mut []);
                         if t.close {
-                            return false;
+                            break 'serve false;
                         }
                         deadline = t.deadline;
                     }
                 }
             }
             if io.flush().await.is_err() {
-                return false;
+                break false;
             }
             // Then the input left over, a message that waited for room, or more output.
             continue;
         }
         if t.close {
-            return true;
+            break true;
         }
         // With nothing to send, input the server left is input it will never take.
         let woke = select3(
@@ -165,10 +151,15 @@ async fn serve<H: Host, S: Socket>(
         )
         .await;
         (pos, got) = match woke {
-            Either3::First(Ok(0)) | Either3::First(Err(_)) => return false,
+            Either3::First(Ok(0)) | Either3::First(Err(_)) => break false,
             Either3::First(Ok(n)) => (0, n),
             Either3::Second(()) | Either3::Third(()) => (0, 0),
         };
+    };
+    // The slot is free as soon as the server is done with it; lingering needs only the socket.
+    host.release(id);
+    if clean {
+        linger(host, io, rbuf).await;
     }
 }
 
