@@ -52,6 +52,9 @@ use crate::server::{Config, Server, ServerError};
 use crate::session::{self, Host, Socket, Turn};
 use crate::stats::Stats;
 use core::cell::{Cell, RefCell};
+use core::future::poll_fn;
+use core::pin::Pin;
+use core::task::Poll;
 use embassy_net::Stack;
 use embassy_net::tcp::{State, TcpSocket};
 use embassy_sync::blocking_mutex::Mutex;
@@ -293,17 +296,21 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
             turn
         })
     }
-    async fn wait_wake(&self, slot: usize) {
-        match self.wakes.get(slot) {
-            Some(signal) => signal.wait().await,
-            None => core::future::pending().await,
-        }
+    // These two return plain futures rather than `async` blocks: no state machine of their
+    // own, and a smaller task future.
+    fn wait_wake(&self, slot: usize) -> impl Future<Output = ()> {
+        let mut wait = self.wakes.get(slot).map(Signal::wait);
+        poll_fn(move |cx| match wait.as_mut() {
+            Some(w) => Pin::new(w).poll(cx),
+            None => Poll::Pending,
+        })
     }
-    async fn sleep_until(&self, deadline: Option<u64>) {
-        match deadline {
-            Some(ms) => Timer::at(Instant::from_millis(ms)).await,
-            None => core::future::pending().await,
-        }
+    fn sleep_until(&self, deadline: Option<u64>) -> impl Future<Output = ()> {
+        let mut timer = deadline.map(|ms| Timer::at(Instant::from_millis(ms)));
+        poll_fn(move |cx| match timer.as_mut() {
+            Some(t) => Pin::new(t).poll(cx),
+            None => Poll::Pending,
+        })
     }
 }
 
