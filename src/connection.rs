@@ -302,9 +302,10 @@ struct Incoming {
     active: bool,
     opcode: OpCode,
     fin: bool,
+    /// The masking key, rotated as payload is read so that its first byte applies to the
+    /// next payload byte (no payload offset to keep).
     mask: [u8; 4],
     remaining: u64,
-    offset: u64,
     /// Payload bytes are thrown away (data received while closing).
     discard: bool,
 }
@@ -369,7 +370,6 @@ const NO_FRAME: Incoming = Incoming {
     fin: false,
     mask: [0; 4],
     remaining: 0,
-    offset: 0,
     discard: false,
 };
 
@@ -693,7 +693,6 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             fin: h.fin,
             mask,
             remaining: h.payload_len,
-            offset: 0,
             discard,
         };
         if h.payload_len == 0 {
@@ -712,7 +711,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         if f.opcode.is_control() {
             let at = usize::from(self.ctrl_len);
             if let Some(dst) = self.ctrl.get_mut(at..at + n) {
-                frame::unmask_into(dst, src, f.mask, f.offset);
+                frame::unmask_into(dst, src, f.mask, 0);
             }
             self.ctrl_len = (at + n) as u8;
         } else if !f.discard {
@@ -724,7 +723,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
                     event: Some(self.fail(CloseCode::MESSAGE_TOO_BIG, CloseReason::TooBig)),
                 };
             };
-            frame::unmask_into(dst, src, f.mask, f.offset);
+            frame::unmask_into(dst, src, f.mask, 0);
             self.rx_len = at + n;
             if self.message == OpCode::Text.as_u8() && self.utf8.feed(dst).is_err() {
                 return Feed {
@@ -734,7 +733,11 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             }
         }
         f.remaining -= n as u64;
-        f.offset += n as u64;
+        // `n % 4` is at most 3. Rotating the little-endian key right by 8 bits moves each
+        // byte one position earlier: the byte for payload position `n` comes first.
+        f.mask = u32::from_le_bytes(f.mask)
+            .rotate_right(8 * (n % 4) as u32)
+            .to_le_bytes();
         if f.remaining == 0 {
             self.frame = NO_FRAME;
             let event = self.finish_frame(f, now);
@@ -1110,7 +1113,7 @@ mod tests {
 
     #[test]
     fn size_of_connection() {
-        // Measured on x86_64: 2048/2048 -> 4368 bytes, 147 of them state. The state does not
+        // Measured on x86_64: 2048/2048 -> 4360 bytes, 139 of them state. The state does not
         // depend on the buffer sizes.
         let state = overhead::<2048, 2048>();
         assert_eq!(state, overhead::<128, 256>());

@@ -243,7 +243,7 @@ enum Decision {
 ///
 /// Size: each slot is `RX + TX + 125` bytes of buffers plus about 160 bytes of state, and
 /// the server adds about 200 bytes plus two words per gateway (x86_64:
-/// `Server<'static, 16, 4096, 4096, 4>` is 135,808 bytes; tested in `tests/sans_io.rs`).
+/// `Server<'static, 16, 4096, 4096, 4>` is 135,688 bytes; tested in `tests/sans_io.rs`).
 ///
 /// ```
 /// use wsgate::{Config, Gateway, Server};
