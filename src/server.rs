@@ -19,6 +19,7 @@ use crate::protocol::close::CloseCode;
 use crate::protocol::frame::OpCode;
 use crate::protocol::handshake::{self, Request};
 use crate::protocol::http::{HttpError, Status};
+use crate::session::Turn;
 use crate::stats::Stats;
 use serde::Serialize;
 
@@ -242,7 +243,7 @@ enum Decision {
 ///
 /// Size: each slot is `RX + TX + 125` bytes of buffers plus about 160 bytes of state, and
 /// the server adds about 200 bytes plus two words per gateway (x86_64:
-/// `Server<'static, 16, 4096, 4096, 4>` is 135,808 bytes; tested in `tests/sans_io.rs`).
+/// `Server<'static, 16, 4096, 4096, 4>` is 135,688 bytes; tested in `tests/sans_io.rs`).
 ///
 /// ```
 /// use wsgate::{Config, Gateway, Server};
@@ -400,8 +401,13 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
     /// replies to come).
     pub fn feed(&mut self, id: ClientId, input: &[u8], now: u64) -> Result<usize, ServerError> {
         let idx = self.index(id)?;
+        Ok(self.feed_slot(idx, input, now))
+    }
+
+    /// [`Server::feed`] for slot `idx`.
+    fn feed_slot(&mut self, idx: usize, input: &[u8], now: u64) -> usize {
         if !self.resume_slot(idx, now) {
-            return Ok(0);
+            return 0;
         }
         let mut pos = 0;
         while let Some(slot) = self.slots.get_mut(idx) {
@@ -422,7 +428,43 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
                 None => break,
             }
         }
-        Ok(pos)
+        pos
+    }
+
+    /// One turn of the session loop (see [`crate::session::Host::turn`]) with one look-up
+    /// of `id`: feeds `input` (or, when empty, dispatches a message that waited for room),
+    /// runs the timers at `now`, copies output into `out`, and reports what comes next.
+    pub(crate) fn turn(&mut self, id: ClientId, input: &[u8], now: u64, out: &mut [u8]) -> Turn {
+        let Ok(idx) = self.index(id) else {
+            // As the single calls answer for an unknown client.
+            return Turn {
+                close: true,
+                ..Turn::default()
+            };
+        };
+        let used = if input.is_empty() {
+            self.resume_slot(idx, now);
+            0
+        } else {
+            self.feed_slot(idx, input, now)
+        };
+        self.poll_slot(idx, now);
+        let timeouts = self.config.timeouts;
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return Turn::default();
+        };
+        let pending = slot.conn.output();
+        let n = pending.len().min(out.len());
+        if let (Some(dst), Some(src)) = (out.get_mut(..n), pending.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        slot.conn.consume(n);
+        Turn {
+            used,
+            out: n,
+            close: slot.conn.wants_close(),
+            deadline: slot.conn.next_deadline(&timeouts),
+        }
     }
 
     /// Dispatches a message that waited for transmit room, if there is room now. Call it
@@ -506,7 +548,13 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
 
     /// Runs `id`'s timers at `now` (ms): handshake timeout, ping, idle and close timeouts.
     pub fn poll(&mut self, id: ClientId, now: u64) {
-        let Ok(idx) = self.index(id) else { return };
+        if let Ok(idx) = self.index(id) {
+            self.poll_slot(idx, now);
+        }
+    }
+
+    /// [`Server::poll`] for slot `idx`.
+    fn poll_slot(&mut self, idx: usize, now: u64) {
         let timeouts = self.config.timeouts;
         let event = self
             .slots

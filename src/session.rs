@@ -4,10 +4,11 @@
 //! uses [`linger`] for the sockets it refuses.)
 //!
 //! The loop waits for whichever comes first: bytes from the socket, a wake-up (another task
-//! queued frames for this client), or the client's next timer. Bytes are fed to the sans-IO
-//! server; everything a read produced is written back in one `write_all`, so replies to a
-//! burst of messages leave in one TCP write. When the connection is finished it flushes,
-//! shuts down its write side, waits briefly for the peer to close, and releases the slot.
+//! queued frames for this client), or the client's next timer. Then it takes one short
+//! synchronous [`Host::turn`]: the server is fed what was read, runs its timers, and hands
+//! back everything it has to send, which leaves in one write, so replies to a burst of
+//! messages leave in one TCP write. When the connection is finished it flushes, shuts down
+//! its write side, waits briefly for the peer to close, and releases the slot.
 //!
 //! The server itself lives with the transport (behind a `RefCell` or a blocking mutex); the
 //! loop only touches it through [`Host`] in short synchronous calls, never across an `.await`.
@@ -20,6 +21,21 @@ use embedded_io_async::{Read, Write};
 pub trait Socket: Read + Write {
     /// Shuts down the write side (TCP FIN); the read side stays open.
     fn shutdown_write(&mut self) -> impl Future<Output = ()>;
+}
+
+/// What one [`Host::turn`] did, and what the session loop does next.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Turn {
+    /// Input bytes the server took. Bytes it left while it had nothing to send are bytes it
+    /// will never take (it has finished with the client).
+    pub used: usize,
+    /// Output bytes copied into the turn's `out` buffer, to be written to the socket.
+    pub out: usize,
+    /// [`crate::Server::wants_close`] after the output was taken: once `out` is written, the
+    /// connection is over.
+    pub close: bool,
+    /// [`crate::Server::next_deadline`]: when to take the next turn if nothing else happens.
+    pub deadline: Option<u64>,
 }
 
 /// What a transport gives the session loop: access to its server, its clock, its wake-ups.
@@ -51,41 +67,30 @@ pub trait Host {
     fn wait_wake(&self, slot: usize) -> impl Future<Output = ()>;
     /// Resolves at `deadline` (ms), or never for `None`.
     fn sleep_until(&self, deadline: Option<u64>) -> impl Future<Output = ()>;
-}
 
-/// Writes everything the server has for `id`. Err when the socket failed, or when the
-/// client's timers ended the connection while the peer was not reading (the rest of the
-/// output is then dropped with the socket).
-async fn flush<H: Host, S: Socket>(
-    host: &H,
-    id: ClientId,
-    io: &mut S,
-    wbuf: &mut [u8],
-) -> Result<(), ()> {
-    loop {
-        let n = host.take_output(id, wbuf);
-        if n == 0 {
-            break;
-        }
-        let mut off = 0;
-        while off < n {
-            let chunk = wbuf.get(off..n).unwrap_or(&[]);
-            // A single `write` either writes some bytes or none, so racing it against the
-            // timer loses nothing; the timers must run even when the peer stops reading.
-            match select(io.write(chunk), host.sleep_until(host.next_deadline(id))).await {
-                Either::First(Ok(0)) | Either::First(Err(_)) => return Err(()),
-                Either::First(Ok(k)) => off += k,
-                Either::Second(()) => {
-                    host.poll(id, host.now_ms());
-                    host.wake_flagged(id);
-                    if host.wants_close(id) {
-                        return Err(());
-                    }
-                }
-            }
+    /// One turn of the session loop for `id`, at the time now: feeds `input` (or, when it is
+    /// empty, dispatches a message that waited for transmit room), runs the timers that are
+    /// due, copies up to `out.len()` bytes of output into `out`, and wakes the other tasks
+    /// the server flagged. The default makes these calls one by one; a transport can do them
+    /// all under one lock.
+    fn turn(&self, id: ClientId, input: &[u8], out: &mut [u8]) -> Turn {
+        let now = self.now_ms();
+        let used = if input.is_empty() {
+            self.resume(id, now);
+            0
+        } else {
+            self.feed(id, input, now)
+        };
+        self.poll(id, now);
+        let out = self.take_output(id, out);
+        self.wake_flagged(id);
+        Turn {
+            used,
+            out,
+            close: self.wants_close(id),
+            deadline: self.next_deadline(id),
         }
     }
-    io.flush().await.map_err(|_| ())
 }
 
 /// Runs client `id` on `io` until the connection ends, releases its slot, then lingers on
@@ -100,74 +105,61 @@ pub async fn run<H: Host, S: Socket>(
     rbuf: &mut [u8],
     wbuf: &mut [u8],
 ) {
-    let clean = serve(host, id, io, rbuf, wbuf).await;
+    // The main loop, written inline (one future, not two nested); `clean` is true when the
+    // socket should be shut down politely.
+    // `rbuf[pos..got]` was read and not yet taken by the server.
+    let (mut pos, mut got) = (0, 0);
+    let clean = 'serve: loop {
+        let t = host.turn(id, rbuf.get(pos..got).unwrap_or(&[]), wbuf);
+        pos += t.used;
+        if t.out > 0 {
+            let mut off = 0;
+            let mut deadline = t.deadline;
+            while off < t.out {
+                let chunk = wbuf.get(off..t.out).unwrap_or(&[]);
+                // A single `write` either writes some bytes or none, so racing it against
+                // the timer loses nothing; the timers must run even when the peer stops
+                // reading.
+                match select(io.write(chunk), host.sleep_until(deadline)).await {
+                    Either::First(Ok(0)) | Either::First(Err(_)) => break 'serve false,
+                    Either::First(Ok(k)) => off += k,
+                    Either::Second(()) => {
+                        // The timers ended the connection while the peer was not reading:
+                        // the rest of the output is dropped with the socket.
+                        let t = host.turn(id, &[], &mut []);
+                        if t.close {
+                            break 'serve false;
+                        }
+                        deadline = t.deadline;
+                    }
+                }
+            }
+            if io.flush().await.is_err() {
+                break false;
+            }
+            // Then the input left over, a message that waited for room, or more output.
+            continue;
+        }
+        if t.close {
+            break true;
+        }
+        // With nothing to send, input the server left is input it will never take.
+        let woke = select3(
+            io.read(rbuf),
+            host.wait_wake(id.index()),
+            host.sleep_until(t.deadline),
+        )
+        .await;
+        (pos, got) = match woke {
+            Either3::First(Ok(0)) | Either3::First(Err(_)) => break false,
+            Either3::First(Ok(n)) => (0, n),
+            Either3::Second(()) | Either3::Third(()) => (0, 0),
+        };
+    };
     // The slot is free as soon as the server is done with it; lingering needs only the socket.
     host.release(id);
     if clean {
         linger(host, io, rbuf).await;
-    }
-}
-
-/// The main loop; true when the socket should be shut down politely.
-async fn serve<H: Host, S: Socket>(
-    host: &H,
-    id: ClientId,
-    io: &mut S,
-    rbuf: &mut [u8],
-    wbuf: &mut [u8],
-) -> bool {
-    loop {
-        if flush(host, id, io, wbuf).await.is_err() {
-            return false;
-        }
-        if host.resume(id, host.now_ms()) {
-            // A message waited for the output to drain; its replies are out next.
-            continue;
-        }
-        if host.wants_close(id) {
-            return true;
-        }
-        let deadline = host.next_deadline(id);
-        let woke = select3(
-            io.read(rbuf),
-            host.wait_wake(id.index()),
-            host.sleep_until(deadline),
-        )
-        .await;
-        match woke {
-            Either3::First(Ok(0)) | Either3::First(Err(_)) => return false,
-            Either3::First(Ok(n)) => {
-                let mut pos = 0;
-                let mut stalled = false;
-                while pos < n {
-                    let input = rbuf.get(pos..n).unwrap_or(&[]);
-                    let used = host.feed(id, input, host.now_ms());
-                    host.wake_flagged(id);
-                    pos += used;
-                    if pos < n {
-                        if used == 0 && (stalled || host.wants_close(id)) {
-                            // No progress even after a flush: the server will not take
-                            // these bytes (it has finished with this client).
-                            break;
-                        }
-                        stalled = used == 0;
-                        // The transmit buffer is full: write it out, then go on.
-                        if flush(host, id, io, wbuf).await.is_err() {
-                            return false;
-                        }
-                        if host.resume(id, host.now_ms()) {
-                            stalled = false;
-                            host.wake_flagged(id);
-                        }
-                    }
-                }
-            }
-            Either3::Second(()) => {}
-            Either3::Third(()) => {
-                host.poll(id, host.now_ms());
-                host.wake_flagged(id);
-            }
-        }
     }
 }
 
@@ -177,11 +169,9 @@ pub async fn linger<H: Host, S: Socket>(host: &H, io: &mut S, rbuf: &mut [u8]) {
     io.shutdown_write().await;
     let deadline = host.now_ms().saturating_add(host.linger_ms());
     loop {
-        let r =
-            embassy_futures::select::select(io.read(rbuf), host.sleep_until(Some(deadline))).await;
-        match r {
-            embassy_futures::select::Either::First(Ok(n)) if n > 0 => continue,
-            _ => break,
+        let r = select(io.read(rbuf), host.sleep_until(Some(deadline))).await;
+        if !matches!(r, Either::First(Ok(1..))) {
+            break;
         }
     }
 }

@@ -1531,8 +1531,8 @@ fn size_of_state_types() {
     println!("size_of::<Connection<2048, 2048>>() = {conn} ({state} bytes of state)");
     println!("size_of::<Server<'static, 16, 4096, 4096, 4>>() = {server}");
     // Measured on x86_64 (rustc 1.95, debug build):
-    //   Connection<2048, 2048>             = 4368 bytes = 2048 + 2048 + 125 + 147 of state;
-    //   Server<'static, 16, 4096, 4096, 4> = 135808 bytes = 8488 per slot.
+    //   Connection<2048, 2048>             = 4360 bytes = 2048 + 2048 + 125 + 139 of state;
+    //   Server<'static, 16, 4096, 4096, 4> = 135688 bytes = 8480 per slot.
     assert!(state <= 160, "connection state {state} bytes");
     let per_slot = 4096 + 4096 + 125 + 160 + 16;
     assert!(

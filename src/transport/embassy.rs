@@ -49,9 +49,12 @@ use crate::adapter::{ConnectCallback, DisconnectCallback, WebSocketAdapter};
 use crate::gateway::{Broadcast, ClientId, GatewayId, Service};
 use crate::protocol::http::SERVER_FULL_RESPONSE;
 use crate::server::{Config, Server, ServerError};
-use crate::session::{self, Host, Socket};
+use crate::session::{self, Host, Socket, Turn};
 use crate::stats::Stats;
 use core::cell::{Cell, RefCell};
+use core::future::poll_fn;
+use core::pin::Pin;
+use core::task::Poll;
 use embassy_net::Stack;
 use embassy_net::tcp::{State, TcpSocket};
 use embassy_sync::blocking_mutex::Mutex;
@@ -278,17 +281,36 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
     fn wake_flagged(&self, except: ClientId) {
         EmbassyServer::wake_flagged(self, Some(except));
     }
-    async fn wait_wake(&self, slot: usize) {
-        match self.wakes.get(slot) {
-            Some(signal) => signal.wait().await,
-            None => core::future::pending().await,
-        }
+    /// The whole turn under one lock.
+    fn turn(&self, id: ClientId, input: &[u8], out: &mut [u8]) -> Turn {
+        let now = now_ms();
+        self.locked(|s| {
+            let turn = s.server.turn(id, input, now, out);
+            while let Some(i) = s.server.take_wake() {
+                if i != id.index()
+                    && let Some(signal) = self.wakes.get(i)
+                {
+                    signal.signal(());
+                }
+            }
+            turn
+        })
     }
-    async fn sleep_until(&self, deadline: Option<u64>) {
-        match deadline {
-            Some(ms) => Timer::at(Instant::from_millis(ms)).await,
-            None => core::future::pending().await,
-        }
+    // These two return plain futures rather than `async` blocks: no state machine of their
+    // own, and a smaller task future.
+    fn wait_wake(&self, slot: usize) -> impl Future<Output = ()> {
+        let mut wait = self.wakes.get(slot).map(Signal::wait);
+        poll_fn(move |cx| match wait.as_mut() {
+            Some(w) => Pin::new(w).poll(cx),
+            None => Poll::Pending,
+        })
+    }
+    fn sleep_until(&self, deadline: Option<u64>) -> impl Future<Output = ()> {
+        let mut timer = deadline.map(|ms| Timer::at(Instant::from_millis(ms)));
+        poll_fn(move |cx| match timer.as_mut() {
+            Some(t) => Pin::new(t).poll(cx),
+            None => Poll::Pending,
+        })
     }
 }
 
