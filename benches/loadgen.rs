@@ -37,6 +37,15 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 const FIRST_SEQ: u64 = 1_000_000_000;
+
+/// `println!` that ignores a closed stdout (output piped into `head`, say) instead of
+/// panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 const SEQ_DIGITS: usize = 10;
 
 #[derive(Clone, Debug)]
@@ -55,7 +64,7 @@ struct Options {
 }
 
 fn usage() -> ! {
-    println!(
+    say!(
         "loadgen: the load generator of benches/run.sh.\n\
          usage: loadgen --addr 127.0.0.1:PORT [--path /] [--conns N] [--inflight K] \
          [--payload BYTES] [--warmup S] [--duration S] [--messages M] [--idle N] \
@@ -657,7 +666,7 @@ async fn load(o: Options) -> Result<String, String> {
     let [p50, p90, p99, p999] = [0.5, 0.9, 0.99, 0.999].map(|q| percentile(&lat, q));
     let (cpu, scpu) = (fmt_opt(cpu), fmt_opt(scpu));
     let (conns, inflight, payload) = (o.conns, o.inflight, o.payload);
-    println!(
+    say!(
         "{conns} conns x {inflight} in flight, {payload} B: {done} messages in {elapsed:.2} s \
          = {rate:.0} msg/s; latency us p50 {p50:.1} p90 {p90:.1} p99 {p99:.1} p99.9 {p999:.1}; \
          CPU loadgen {cpu} server {scpu}"
@@ -697,7 +706,7 @@ async fn idle(o: Options, count: usize) -> Result<String, String> {
     tokio::time::sleep(Duration::from_secs_f64(o.settle)).await;
     let after = rss_kib(pid).ok_or("cannot read the server's VmRSS")?;
     let per_conn = (after.saturating_sub(before) as f64 * 1024.0) / count as f64;
-    println!(
+    say!(
         "{count} idle connections: server RSS {before} KiB -> {after} KiB, \
          {per_conn:.0} bytes per connection"
     );
@@ -736,10 +745,10 @@ fn main() {
         }
     });
     match result {
-        Ok(json) => println!("RESULT {json}"),
+        Ok(json) => say!("RESULT {json}"),
         Err(e) => {
             eprintln!("loadgen: {e}");
-            println!("RESULT {{\"error\":{:?}}}", e);
+            say!("RESULT {{\"error\":{:?}}}", e);
             std::process::exit(1);
         }
     }

@@ -259,7 +259,13 @@ if [ "$footprint" = 1 ]; then
     step "firmware footprint (examples/firmware/size.sh)"
     rustup target add thumbv7em-none-eabihf >/dev/null
     rustup component add llvm-tools >/dev/null
-    bash examples/firmware/size.sh >"$out/footprint.md"
+    # pyelftools for size.sh's split of the code by crate, in the venv .ci/firmware.sh uses.
+    venv="$target/firmware-venv"
+    if [ ! -x "$venv/bin/python3" ] || ! "$venv/bin/python3" -c 'import elftools' 2>/dev/null; then
+        python3 -m venv "$venv" && "$venv/bin/pip" install --quiet 'pyelftools==0.33' ||
+            echo "run.sh: no pyelftools; the footprint has no split by crate"
+    fi
+    PATH="$venv/bin:$PATH" bash examples/firmware/size.sh >"$out/footprint.md"
     sed -n '1,12p' "$out/footprint.md"
 fi
 
