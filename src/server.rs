@@ -19,6 +19,7 @@ use crate::protocol::close::CloseCode;
 use crate::protocol::frame::OpCode;
 use crate::protocol::handshake::{self, Request};
 use crate::protocol::http::{HttpError, Status};
+#[cfg(feature = "embassy")]
 use crate::session::Turn;
 use crate::stats::Stats;
 use serde::Serialize;
@@ -434,6 +435,8 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
     /// One turn of the session loop (see [`crate::session::Host::turn`]) with one look-up
     /// of `id`: feeds `input` (or, when empty, dispatches a message that waited for room),
     /// runs the timers at `now`, copies output into `out`, and reports what comes next.
+    /// (The embassy transport's `Host::turn`; only it calls this.)
+    #[cfg(feature = "embassy")]
     pub(crate) fn turn(&mut self, id: ClientId, input: &[u8], now: u64, out: &mut [u8]) -> Turn {
         let Ok(idx) = self.index(id) else {
             // As the single calls answer for an unknown client.
