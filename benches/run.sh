@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # wsgate's benchmark suite, in one command (see BENCHMARKS.md, "How to run"):
 #
-#   bash benches/run.sh            # everything, about 10 minutes; rewrites BENCHMARKS.md's
+#   bash benches/run.sh            # everything, about 6 minutes once built; rewrites BENCHMARKS.md's
 #                                  # generated section with this run's tables
 #   bash benches/run.sh --smoke    # seconds per step, no file written: checks that every
 #                                  # piece still runs (CI runs this; no speed is asserted)
