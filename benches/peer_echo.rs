@@ -39,12 +39,9 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::io::Write as _;
-use std::net::{Ipv4Addr, SocketAddr};
-
 use sha1::{Digest as _, Sha1};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// Size of each connection's read buffer, and the most one read takes.
 const READ_BUF: usize = 64 * 1024;
@@ -89,17 +86,7 @@ fn main() {
 }
 
 async fn serve(port: u16) {
-    let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
-        .await
-        .unwrap_or_else(|e| {
-            eprintln!("peer_echo: cannot bind 127.0.0.1:{port}: {e}");
-            std::process::exit(1);
-        });
-    let addr = listener.local_addr().expect("local address");
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "listening on {addr}");
-    let _ = stdout.flush();
-    drop(stdout);
+    let listener = support::listen("peer_echo", port).await;
 
     loop {
         match listener.accept().await {

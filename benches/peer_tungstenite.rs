@@ -36,13 +36,12 @@
 mod support;
 
 use std::collections::HashMap;
-use std::io::Write as _;
-use std::net::{Ipv4Addr, SocketAddr};
+
 use std::rc::Rc;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 /// A message handler: gets the message's `data`, returns the reply (`{"event", "data"}`)
@@ -79,17 +78,7 @@ fn main() {
 }
 
 async fn serve(port: u16) {
-    let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
-        .await
-        .unwrap_or_else(|e| {
-            eprintln!("peer_tungstenite: cannot bind 127.0.0.1:{port}: {e}");
-            std::process::exit(1);
-        });
-    let addr = listener.local_addr().expect("local address");
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "listening on {addr}");
-    let _ = stdout.flush();
-    drop(stdout);
+    let listener = support::listen("peer_tungstenite", port).await;
 
     let handlers = Rc::new(handlers());
     loop {
