@@ -1,7 +1,6 @@
 //! The async loop that runs one client, written over `embedded_io_async::{Read, Write}`: the
 //! embassy-net transport runs it on each `TcpSocket`, and any other transport with one task
-//! per client can. (The tokio transport drives all its clients from one task of its own, and
-//! uses [`linger`] for the sockets it refuses.)
+//! per client can. (The tokio transport drives all its clients from one task of its own.)
 //!
 //! The loop waits for whichever comes first: bytes from the socket, a wake-up (another task
 //! queued frames for this client), or the client's next timer. Then it takes one short

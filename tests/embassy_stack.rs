@@ -694,8 +694,8 @@ impl Dial for Net {
     }
 }
 
-/// A tokio connection through `embedded-io-adapters`, as wsgate's tokio transport wraps its
-/// own sockets.
+/// A tokio connection through `embedded-io-adapters`, so the same client code runs over
+/// tokio and embassy-net.
 struct TokioIo(embedded_io_adapters::tokio_1::FromTokio<tokio::net::TcpStream>);
 
 impl embedded_io_async::ErrorType for TokioIo {

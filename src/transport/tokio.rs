@@ -40,10 +40,8 @@ use crate::connection::Phase;
 use crate::gateway::{Broadcast, ClientId, GatewayId, Service};
 use crate::protocol::http::SERVER_FULL_RESPONSE;
 use crate::server::{Config, Server, ServerError};
-use crate::session::{self, Host, Socket};
 use crate::stats::Stats;
 use core::future::poll_fn;
-use embedded_io_adapters::tokio_1::FromTokio;
 use serde::Serialize;
 use std::boxed::Box;
 use std::cell::{Cell, RefCell};
@@ -347,6 +345,40 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
         self.start.elapsed().as_millis() as u64
     }
 
+    // Short calls into the server, each one borrow of it.
+
+    fn feed(&self, id: ClientId, input: &[u8], now: u64) -> usize {
+        self.server.borrow_mut().feed(id, input, now).unwrap_or(0)
+    }
+
+    fn resume(&self, id: ClientId, now: u64) -> bool {
+        self.server.borrow_mut().resume(id, now).unwrap_or(false)
+    }
+
+    fn wants_close(&self, id: ClientId) -> bool {
+        self.server.borrow().wants_close(id)
+    }
+
+    fn next_deadline(&self, id: ClientId) -> Option<u64> {
+        self.server.borrow().next_deadline(id)
+    }
+
+    /// How long a closed socket waits for the peer's FIN after ours, in ms.
+    fn linger_ms(&self) -> u64 {
+        u64::from(self.server.borrow().config().timeouts.close_timeout_ms).max(100)
+    }
+
+    /// Frees `id`'s slot (the socket is done) and wakes the clients its leaving queued
+    /// frames for.
+    fn release(&self, id: ClientId) {
+        let was = self.server.borrow().phase(id);
+        self.server.borrow_mut().release(id);
+        if was != Phase::Idle {
+            trace!("released {}", id);
+        }
+        self.wake_all_flagged(Some(id));
+    }
+
     fn wake_all_flagged(&self, except: Option<ClientId>) {
         let mut server = self.server.borrow_mut();
         while let Some(i) = server.take_wake() {
@@ -372,7 +404,7 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
     }
 
     /// Runs slot `idx` as far as it goes without waiting: the tokio form of
-    /// [`session::run`]'s loop. It reads into the shared scratch buffer and writes straight
+    /// [`crate::session::run`]'s loop. It reads into the shared scratch buffer and writes straight
     /// from the server's transmit buffer; it returns when the socket has nothing to read
     /// or no room to write (having registered the slot's waker), or when the client is done.
     fn step(&self, idx: usize) {
@@ -396,7 +428,7 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
                 Err(()) => break false,
                 Ok(false) => {
                     // The socket is full: the timers end a client that stopped reading.
-                    if Host::wants_close(self, id) {
+                    if self.wants_close(id) {
                         break false;
                     }
                     if conn.stream.poll_write_ready(&mut cx).is_pending() {
@@ -412,14 +444,14 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
                     conn.held.drain(..used);
                     continue;
                 }
-                if Host::wants_close(self, id) {
+                if self.wants_close(id) {
                     conn.held = Vec::new();
                 }
             }
-            if Host::resume(self, id, now) {
+            if self.resume(id, now) {
                 continue;
             }
-            if Host::wants_close(self, id) {
+            if self.wants_close(id) {
                 break true;
             }
             self.note_deadline(id);
@@ -448,7 +480,7 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
                     let input = scratch.get(..n).unwrap_or(&[]);
                     let used = self.feed_all(id, input, now);
                     if let Some(rest) = input.get(used..).filter(|r| !r.is_empty())
-                        && !Host::wants_close(self, id)
+                        && !self.wants_close(id)
                     {
                         conn.held.extend_from_slice(rest);
                     }
@@ -466,7 +498,7 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
             return;
         };
         drop(conns);
-        Host::release(self, id);
+        self.release(id);
         if clean && let Some(inner) = self.this.upgrade() {
             tokio::task::spawn_local(async move { inner.linger(conn.stream).await });
         }
@@ -474,7 +506,7 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
 
     /// Wakes the timer task when `id`'s next deadline comes before the one it waits for.
     fn note_deadline(&self, id: ClientId) {
-        if let Some(d) = Host::next_deadline(self, id)
+        if let Some(d) = self.next_deadline(id)
             && d < self.timer_at.get()
         {
             self.timer_wake.notify();
@@ -493,13 +525,13 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
                 let Some(id) = self.server.borrow().client_at(idx) else {
                     continue;
                 };
-                let Some(mut due) = Host::next_deadline(self, id) else {
+                let Some(mut due) = self.next_deadline(id) else {
                     continue;
                 };
                 if due <= now {
-                    Host::poll(self, id, now);
+                    self.server.borrow_mut().poll(id, now);
                     self.ready.push(idx);
-                    match Host::next_deadline(self, id) {
+                    match self.next_deadline(id) {
                         Some(d) => due = d,
                         None => continue,
                     }
@@ -532,7 +564,7 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
     fn feed_all(&self, id: ClientId, input: &[u8], now: u64) -> usize {
         let mut pos = 0;
         while pos < input.len() {
-            let used = Host::feed(self, id, input.get(pos..).unwrap_or(&[]), now);
+            let used = self.feed(id, input.get(pos..).unwrap_or(&[]), now);
             pos += used;
             if used == 0 {
                 break;
@@ -565,7 +597,7 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
     async fn linger(&self, stream: TcpStream) {
         let mut stream = stream;
         let _ = stream.shutdown().await;
-        let limit = Duration::from_millis(Host::linger_ms(self));
+        let limit = Duration::from_millis(self.linger_ms());
         // Boxed: only lingering sockets pay for a timer.
         let mut sleep = Box::pin(tokio::time::sleep(limit));
         loop {
@@ -589,69 +621,10 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
         }
     }
 
-    async fn refuse_full(&self, stream: TcpStream) {
-        let mut socket = TokioSocket(FromTokio::new(stream));
-        if embedded_io_async::Write::write_all(&mut socket, SERVER_FULL_RESPONSE)
-            .await
-            .is_ok()
-        {
-            let mut buf = [0u8; 512];
-            session::linger(self, &mut socket, &mut buf).await;
-        }
-    }
-}
-
-impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Host
-    for Inner<N, RX, TX, G>
-{
-    fn now_ms(&self) -> u64 {
-        Inner::now_ms(self)
-    }
-    fn feed(&self, id: ClientId, input: &[u8], now: u64) -> usize {
-        self.server.borrow_mut().feed(id, input, now).unwrap_or(0)
-    }
-    fn take_output(&self, id: ClientId, out: &mut [u8]) -> usize {
-        self.server.borrow_mut().take_output(id, out)
-    }
-    fn resume(&self, id: ClientId, now: u64) -> bool {
-        self.server.borrow_mut().resume(id, now).unwrap_or(false)
-    }
-    fn wants_close(&self, id: ClientId) -> bool {
-        self.server.borrow().wants_close(id)
-    }
-    fn poll(&self, id: ClientId, now: u64) {
-        self.server.borrow_mut().poll(id, now);
-    }
-    fn next_deadline(&self, id: ClientId) -> Option<u64> {
-        self.server.borrow().next_deadline(id)
-    }
-    fn linger_ms(&self) -> u64 {
-        u64::from(self.server.borrow().config().timeouts.close_timeout_ms).max(100)
-    }
-    fn release(&self, id: ClientId) {
-        let was = self.server.borrow().phase(id);
-        self.server.borrow_mut().release(id);
-        if was != Phase::Idle {
-            trace!("released {}", id);
-        }
-        self.wake_all_flagged(Some(id));
-    }
-    fn wake_flagged(&self, except: ClientId) {
-        self.wake_all_flagged(Some(except));
-    }
-    async fn wait_wake(&self, slot: usize) {
-        // Only `session::run` waits for wake-ups, and this transport runs its clients
-        // itself (`Inner::step`); the session's `linger` never asks.
-        let _ = slot;
-        core::future::pending().await
-    }
-    async fn sleep_until(&self, deadline: Option<u64>) {
-        match deadline {
-            Some(ms) => {
-                let at = self.start + Duration::from_millis(ms);
-                tokio::time::sleep_until(at.into()).await;
-            }
-            None => core::future::pending().await,
+    /// Answers a client beyond capacity with 503, then lingers like a closed client.
+    async fn refuse_full(&self, mut stream: TcpStream) {
+        if stream.write_all(SERVER_FULL_RESPONSE).await.is_ok() {
+            self.linger(stream).await;
         }
     }
 }
@@ -796,34 +769,6 @@ impl Signal {
         };
         self.waker.set(Some(waker));
         Poll::Pending
-    }
-}
-
-/// A tokio `TcpStream` as an `embedded_io_async` socket that can half-close.
-pub struct TokioSocket(pub FromTokio<TcpStream>);
-
-impl embedded_io_async::ErrorType for TokioSocket {
-    type Error = io::Error;
-}
-
-impl embedded_io_async::Read for TokioSocket {
-    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, io::Error> {
-        self.0.read(buf).await
-    }
-}
-
-impl embedded_io_async::Write for TokioSocket {
-    async fn write(&mut self, buf: &[u8]) -> Result<usize, io::Error> {
-        self.0.write(buf).await
-    }
-    async fn flush(&mut self) -> Result<(), io::Error> {
-        self.0.flush().await
-    }
-}
-
-impl Socket for TokioSocket {
-    async fn shutdown_write(&mut self) {
-        let _ = self.0.inner_mut().shutdown().await;
     }
 }
 
