@@ -658,21 +658,21 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         event: &str,
         data: &T,
     ) -> Result<(), ServerError> {
-        let idx = self.index(id)?;
-        let s = self.slots.get_mut(idx).ok_or(ServerError::UnknownClient)?;
-        if !s.conn.is_open() {
-            return Err(ServerError::Send(SendError::NotOpen));
-        }
-        s.wake = true;
-        self.wakes = true;
-        let r = send_response(s.conn.outbox(), event, data);
-        self.count_send(r.map(|_| 1).map_err(|_| 1));
-        Ok(r?)
+        self.send_one(id, &mut |out| send_response(out, event, data))
     }
 
     /// Sends `{"event":..,"data":<raw JSON>}` to one client (from outside any handler).
     /// `data` must be valid JSON.
     pub fn send_raw(&mut self, id: ClientId, event: &str, data: &[u8]) -> Result<(), ServerError> {
+        self.send_one(id, &mut |out| send_raw_response(out, event, data))
+    }
+
+    /// Queues what `send` writes for one open client, flags it for a wake-up and counts.
+    fn send_one(
+        &mut self,
+        id: ClientId,
+        send: &mut dyn FnMut(&mut dyn Outbox) -> Result<(), SendError>,
+    ) -> Result<(), ServerError> {
         let idx = self.index(id)?;
         let s = self.slots.get_mut(idx).ok_or(ServerError::UnknownClient)?;
         if !s.conn.is_open() {
@@ -680,7 +680,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         }
         s.wake = true;
         self.wakes = true;
-        let r = send_raw_response(s.conn.outbox(), event, data);
+        let r = send(s.conn.outbox());
         self.count_send(r.map(|_| 1).map_err(|_| 1));
         Ok(r?)
     }
