@@ -7,11 +7,9 @@
 //! `-- --small` for the 4 KiB profile of a microcontroller.
 
 use std::net::{IpAddr, SocketAddr};
-use wsgate::gateway::{ClientId, Context, Service};
-use wsgate::protocol::handshake::Request;
-use wsgate::protocol::http::HttpError;
+use wsgate::gateway::{Context, Service};
 use wsgate::transport::tokio::{TokioOptions, TokioServer};
-use wsgate::{CloseCode, Config, WebSocketAdapter};
+use wsgate::{Config, WebSocketAdapter};
 
 /// Echoes each message as it came.
 struct RawEcho;
@@ -20,20 +18,6 @@ impl Service for RawEcho {
     fn path(&self) -> &str {
         "/"
     }
-    fn protocols(&self) -> &[&'static str] {
-        &[]
-    }
-    fn after_init(&mut self) {}
-    fn verify(
-        &mut self,
-        _: ClientId,
-        _: &Request<'_>,
-        _: Option<&'static str>,
-    ) -> Result<(), HttpError> {
-        Ok(())
-    }
-    fn connected(&mut self, _: &mut Context<'_>, _: &Request<'_>, _: Option<&'static str>) {}
-    fn disconnected(&mut self, _: ClientId, _: CloseCode) {}
     fn dispatch(&mut self, cx: &mut Context<'_>, message: &[u8], binary: bool) {
         // Text was validated as UTF-8 on the way in; a reply that does not fit is counted.
         let _ = match (binary, core::str::from_utf8(message)) {

@@ -22,7 +22,7 @@ use crate::gateway::envelope::{self, parse_envelope};
 use crate::gateway::{ClientId, Context, DropReason, GatewayId, Service};
 use crate::protocol::close::CloseCode;
 use crate::protocol::handshake::Request;
-use crate::protocol::http::{HttpError, SERVER_FULL_RESPONSE};
+use crate::protocol::http::SERVER_FULL_RESPONSE;
 use crate::server::{Config, Server, ServerError};
 use crate::stats::Stats;
 use core::ffi::{c_char, c_void};
@@ -298,18 +298,6 @@ struct CallCtx<'a, 'b> {
 impl Service for CGateway {
     fn path(&self) -> &str {
         &self.path
-    }
-    fn protocols(&self) -> &[&'static str] {
-        &[]
-    }
-    fn after_init(&mut self) {}
-    fn verify(
-        &mut self,
-        _: ClientId,
-        _: &Request<'_>,
-        _: Option<&'static str>,
-    ) -> Result<(), HttpError> {
-        Ok(())
     }
     fn connected(&mut self, cx: &mut Context<'_>, request: &Request<'_>, _: Option<&'static str>) {
         if let Some(cb) = self.connect {

@@ -583,30 +583,41 @@ impl<'a> ConnectInfo<'a> {
 }
 
 /// A gateway as the server sees it: object-safe, so gateways with different state types sit
-/// in one server. Implemented by [`Gateway`]; the C ABI has its own.
+/// in one server. Implemented by [`Gateway`]; the C ABI has its own. Only `path` and
+/// `dispatch` are required; the hooks default to doing nothing (and `verify` to letting
+/// every client in).
 pub trait Service {
     /// The path pattern (`/`, `/chat`, `/rooms/:id`).
     fn path(&self) -> &str;
-    /// Subprotocols this gateway speaks, in preference order.
-    fn protocols(&self) -> &[&'static str];
+    /// Subprotocols this gateway speaks, in preference order. Default: none.
+    fn protocols(&self) -> &[&'static str] {
+        &[]
+    }
     /// NestJS `afterInit`: called once when the server starts.
-    fn after_init(&mut self);
+    fn after_init(&mut self) {}
     /// Decides before the upgrade whether the client may connect (401/403 refusals).
     fn verify(
         &mut self,
         client: ClientId,
         request: &Request<'_>,
         protocol: Option<&'static str>,
-    ) -> Result<(), HttpError>;
+    ) -> Result<(), HttpError> {
+        let _ = (client, request, protocol);
+        Ok(())
+    }
     /// NestJS `handleConnection`: called after the 101 is queued.
     fn connected(
         &mut self,
         cx: &mut Context<'_>,
         request: &Request<'_>,
         protocol: Option<&'static str>,
-    );
+    ) {
+        let _ = (cx, request, protocol);
+    }
     /// NestJS `handleDisconnect`: called once per client with its close code.
-    fn disconnected(&mut self, client: ClientId, code: CloseCode);
+    fn disconnected(&mut self, client: ClientId, code: CloseCode) {
+        let _ = (client, code);
+    }
     /// Handles one complete message: parse, look up, call, reply or exception.
     fn dispatch(&mut self, cx: &mut Context<'_>, message: &[u8], binary: bool);
 }
