@@ -607,12 +607,11 @@ async fn load(o: Options) -> Result<String, String> {
                     .push(format!("connection {n}: {e}"));
             }
             shared.finished.set(shared.finished.get() + 1);
-            // A connection that failed before `go` must not hold the others back.
-            shared.ready.set(shared.ready.get() + 1);
         });
     }
     let connect_deadline = Instant::now() + Duration::from_secs(30);
-    while shared.ready.get() < o.conns {
+    // Every connection is ready, or one failed (which ends the run below).
+    while shared.ready.get() < o.conns && shared.errors.borrow().is_empty() {
         if Instant::now() > connect_deadline {
             return Err("connections not ready within 30 s".into());
         }
