@@ -214,6 +214,12 @@
 #define WSGATE_ERR_STARTED -16
 
 /**
+ * The client's address holds `max_per_address` slots already: write
+ * `wsgate_refusal_response(WSGATE_ERR_PER_ADDRESS, ...)` (a 429) and close the socket.
+ */
+#define WSGATE_ERR_PER_ADDRESS -17
+
+/**
  * The context of one handler call. Opaque; valid only during that call.
  */
 typedef struct wsgate_ctx wsgate_ctx;
@@ -249,9 +255,32 @@ typedef struct wsgate_config {
    */
   uint32_t max_head;
   /**
-   * Transmit room a message needs before it is dispatched while output is unsent.
+   * Transmit room a handler may use beyond the size of the message it answers: a
+   * message of `L` bytes is dispatched when the client's transmit buffer is empty or has
+   * `L + reply_room` bytes free; until then it waits (see the Rust `Config::reply_room`).
    */
   uint32_t reply_room;
+  /**
+   * Time allowed for one message, from its first byte to its last; then the client is
+   * failed with 1008 (a trickle of bytes cannot hold a slot).
+   */
+  uint32_t message_timeout_ms;
+  /**
+   * Messages one client may have dispatched in one `wsgate_feed`; then the call returns
+   * with input left (feed it again after serving the other clients). 0: no limit.
+   */
+  uint32_t messages_per_turn;
+  /**
+   * Bytes one client's messages may queue into other clients' buffers (broadcasts) in
+   * one `wsgate_feed`, at most half of `WSGATE_TX_BUFFER`; then the call returns with
+   * input left. 0: no limit.
+   */
+  uint32_t peer_bytes_per_turn;
+  /**
+   * Slots one address may hold (`wsgate_accept_from`); past it `WSGATE_ERR_PER_ADDRESS`.
+   * 0: no limit.
+   */
+  uint32_t max_per_address;
 } wsgate_config;
 
 /**
@@ -393,6 +422,18 @@ typedef struct wsgate_stats {
    * Lost without a close handshake.
    */
   uint32_t closed_peer_gone;
+  /**
+   * Refused with 429: the address held `max_per_address` slots.
+   */
+  uint32_t refused_per_address;
+  /**
+   * Failed with 1008: a message did not arrive within `message_timeout_ms`.
+   */
+  uint32_t closed_message_timeout;
+  /**
+   * Closed with 1011: a reply did not fit, nor did the exception frame saying so.
+   */
+  uint32_t closed_no_room;
 } wsgate_stats;
 
 #ifdef __cplusplus
@@ -407,8 +448,9 @@ size_t wsgate_server_size(void);
 
 /**
  * Fills `out` with the default settings (handshake 5 s, ping after 30 s, pong within 10 s,
- * close within 2 s, heads up to `WSGATE_MAX_MESSAGE` bytes, reply room 1 KiB): the ones
- * `wsgate_create` uses when given NULL. Returns `WSGATE_OK`, or `WSGATE_ERR_NULL`.
+ * close within 2 s, a message within 10 s, heads up to `WSGATE_MAX_MESSAGE` bytes, reply
+ * room 256 bytes, 16 messages and 1 KiB to other clients per turn, no per-address limit):
+ * the ones `wsgate_create` uses when given NULL. Returns `WSGATE_OK`, or `WSGATE_ERR_NULL`.
  *
  * # Safety
  * `out` is NULL or valid for a write.
@@ -505,8 +547,10 @@ int32_t wsgate_bind_client_disconnect(struct wsgate_server *server,
 int32_t wsgate_close(struct wsgate_server *server, uint64_t now_ms);
 
 /**
- * A new TCP connection: stores its client id in `*client_out`. On `WSGATE_ERR_FULL` or
- * `WSGATE_ERR_CLOSED`, write `wsgate_full_response()` to the socket and close it.
+ * A new TCP connection whose address is unknown (no per-address limit applies): stores
+ * its client id in `*client_out`. On `WSGATE_ERR_FULL` or `WSGATE_ERR_CLOSED`, write
+ * `wsgate_full_response()` to the socket and close it. `wsgate_accept_from` is the same
+ * with the peer's address.
  *
  * A client id is never 0; it names one connection: once released, its slot's next client
  * gets a different id and the old one gives `WSGATE_ERR_UNKNOWN_CLIENT`. The first accept
@@ -518,6 +562,37 @@ int32_t wsgate_close(struct wsgate_server *server, uint64_t now_ms);
 int32_t wsgate_accept(struct wsgate_server *server, uint64_t now_ms, uint32_t *client_out);
 
 /**
+ * A new TCP connection from the IPv4 (`addr_len` 4) or IPv6 (`addr_len` 16) address at
+ * `addr`, in network byte order (`sin_addr`, `sin6_addr`): stores its client id in
+ * `*client_out`. As `wsgate_accept`, and also `WSGATE_ERR_PER_ADDRESS` when that address
+ * holds `max_per_address` slots already: write
+ * `wsgate_refusal_response(WSGATE_ERR_PER_ADDRESS, &len)` (a 429) and close the socket.
+ *
+ * Errors: also `WSGATE_ERR_NULL` (`addr`, `client_out`), `WSGATE_ERR_INVALID`
+ * (`addr_len` neither 4 nor 16).
+ *
+ * # Safety
+ * `server` comes from `wsgate_create`; `addr` points to `addr_len` readable bytes;
+ * `client_out` is valid for a write.
+ */
+int32_t wsgate_accept_from(struct wsgate_server *server,
+                           const uint8_t *addr,
+                           size_t addr_len,
+                           uint64_t now_ms,
+                           uint32_t *client_out);
+
+/**
+ * The bytes of the HTTP answer for a connection that `wsgate_accept` or
+ * `wsgate_accept_from` refused with `code`: the 503 for `WSGATE_ERR_FULL` and
+ * `WSGATE_ERR_CLOSED`, the 429 for `WSGATE_ERR_PER_ADDRESS`; NULL (and `*len` 0) for any
+ * other code. `*len` receives their length. Static: valid forever.
+ *
+ * # Safety
+ * `len` is NULL or valid for a write.
+ */
+const uint8_t *wsgate_refusal_response(int32_t code, size_t *len);
+
+/**
  * The bytes of the `503 Service Unavailable` answer for a connection that got no slot;
  * `*len` receives their length. Static: valid forever.
  *
@@ -527,10 +602,13 @@ int32_t wsgate_accept(struct wsgate_server *server, uint64_t now_ms, uint32_t *c
 const uint8_t *wsgate_full_response(size_t *len);
 
 /**
- * Bytes read from `client`'s socket. `*consumed` receives how many were used: when fewer
- * than `len`, write the output out first, then feed the rest. After writing output out,
- * also call `wsgate_feed` with `len` 0: a message that waited for transmit room is
- * dispatched then. Handlers and callbacks run inside this call; they may queue frames for
+ * Bytes read from `client`'s socket: one turn of this client. `*consumed` receives how
+ * many were used. When fewer than `len`, the client's turn is over (its transmit buffer
+ * needs writing out first, or it used its share of the turn: `messages_per_turn`,
+ * `peer_bytes_per_turn`): write the output out, serve the other clients, then feed the
+ * rest, without waiting for the socket to become readable again (the rest is already
+ * here). After writing output out, also call `wsgate_feed` with `len` 0: a message that
+ * waited for transmit room is dispatched then. Handlers and callbacks run inside this call; they may queue frames for
  * other clients too (broadcasts), so check every client's `wsgate_output` afterwards.
  * Then check `wsgate_wants_close`.
  *

@@ -41,6 +41,9 @@ pub enum CloseReason {
     CloseTimeout,
     /// The transport lost the TCP connection before a close handshake: reported as 1006.
     PeerGone,
+    /// A message (or a frame) took longer than `Timeouts::message_ms` to arrive: we sent 1008
+    /// and dropped the client, which was holding a slot with a trickle of bytes.
+    MessageTimeout,
 }
 
 /// How a connection ended: the code reported to `handle_disconnect` and why.
@@ -127,15 +130,22 @@ pub struct Timeouts {
     pub pong_timeout_ms: u32,
     /// Time allowed for the peer's close frame after ours; then the socket is closed.
     pub close_timeout_ms: u32,
+    /// Time allowed for one message, from the first byte of its first frame to the last
+    /// byte of its last (and for a control frame, from its first byte to its last); then
+    /// the client is failed with 1008. Bytes that keep trickling in reset the idle timer
+    /// but not this one, so a client cannot hold a slot by sending one byte now and then.
+    pub message_ms: u32,
 }
 
 impl Timeouts {
-    /// Handshake 5 s, ping after 30 s of silence, pong within 10 s, close within 2 s.
+    /// Handshake 5 s, ping after 30 s of silence, pong within 10 s, close within 2 s, a
+    /// message within 10 s.
     pub const DEFAULT: Timeouts = Timeouts {
         handshake_ms: 5_000,
         ping_interval_ms: 30_000,
         pong_timeout_ms: 10_000,
         close_timeout_ms: 2_000,
+        message_ms: 10_000,
     };
 }
 
@@ -353,6 +363,9 @@ pub struct Connection<const RX: usize, const TX: usize> {
     since: u64,
     /// Last time any byte arrived.
     last_rx: u64,
+    /// When the first byte of the frame or message being received arrived (meaningful
+    /// while [`Connection::receiving`]).
+    partial_since: u64,
     /// Our ping went out at `since` and its pong (or any byte) is still due.
     pinging: bool,
     /// The code we failed or closed with, reported when the peer does not answer (0 until
@@ -362,6 +375,22 @@ pub struct Connection<const RX: usize, const TX: usize> {
 
 /// `Connection::message` when no message is being reassembled.
 const NO_MESSAGE: u8 = 0;
+
+/// The largest payload whose unmasked frame (header included) fits in `tx` bytes.
+const fn largest_payload(tx: usize) -> usize {
+    // Headers are 2 bytes up to 125 bytes of payload, 4 up to 65,535, 10 beyond.
+    if tx > 65_535 + 10 {
+        tx - 10
+    } else if tx > 125 + 4 {
+        let p = tx - 4;
+        if p > 65_535 { 65_535 } else { p }
+    } else if tx > 2 {
+        let p = tx - 2;
+        if p > 125 { 125 } else { p }
+    } else {
+        0
+    }
+}
 
 /// The idle frame state: all zero.
 const NO_FRAME: Incoming = Incoming {
@@ -380,6 +409,21 @@ impl<const RX: usize, const TX: usize> Default for Connection<RX, TX> {
 }
 
 impl<const RX: usize, const TX: usize> Connection<RX, TX> {
+    /// The largest message accepted, in bytes: `RX`, or less when the transmit buffer could
+    /// not hold a reply as large as the message. A message is accepted only when a frame
+    /// of its own size fits the empty transmit buffer, so an echo of the largest message
+    /// can always be sent; anything larger is closed with 1009 as it arrives.
+    ///
+    /// ```
+    /// use wsgate::Connection;
+    /// assert_eq!(Connection::<2048, 2048>::MAX_MESSAGE, 2044); // 4 bytes of frame header
+    /// assert_eq!(Connection::<2048, 4096>::MAX_MESSAGE, 2048);
+    /// ```
+    pub const MAX_MESSAGE: usize = {
+        let tx = largest_payload(TX);
+        if RX < tx { RX } else { tx }
+    };
+
     /// An idle connection; `const` so it can sit in a `static`.
     pub const fn new() -> Self {
         const {
@@ -410,6 +454,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             page: None,
             since: 0,
             last_rx: 0,
+            partial_since: 0,
             pinging: false,
             our_code: CloseCode(0),
         }
@@ -432,6 +477,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         self.page = None;
         self.since = now;
         self.last_rx = now;
+        self.partial_since = 0;
         self.pinging = false;
         self.our_code = CloseCode::NORMAL;
     }
@@ -621,6 +667,11 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
 
     fn read_header(&mut self, input: &[u8], now: u64) -> Feed {
         let have = usize::from(self.hdr_len);
+        if have == 0 && self.message == NO_MESSAGE {
+            // The first byte of a new message (or of a control frame between messages):
+            // the message timer starts here.
+            self.partial_since = now;
+        }
         // The usual case: the whole header is in the input; parse it there, no copy.
         if have == 0
             && let Ok(Some((header, len))) = frame::parse_header(input, true)
@@ -678,7 +729,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
                     discard = true;
                 } else {
                     let total = (self.rx_len as u64).saturating_add(h.payload_len);
-                    if total > RX as u64 {
+                    if total > Self::MAX_MESSAGE as u64 {
                         return Some(self.fail(CloseCode::MESSAGE_TOO_BIG, CloseReason::TooBig));
                     }
                 }
@@ -833,6 +884,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         let text = match reason {
             CloseReason::TooBig => "message too big",
             CloseReason::InvalidUtf8 => "invalid UTF-8",
+            CloseReason::MessageTimeout => "message not received in time",
             _ => "protocol error",
         };
         self.owed.pong = false;
@@ -955,6 +1007,14 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     /// Runs the timers at time `now`: handshake timeout (408), server ping after silence,
     /// idle timeout when the pong does not come, close timeout.
     pub fn poll(&mut self, now: u64, t: &Timeouts) -> Option<Event> {
+        if self
+            .message_deadline(t)
+            .is_some_and(|deadline| now >= deadline)
+        {
+            // A message (or frame) is trickling in too slowly: the client holds a slot
+            // without using it.
+            return Some(self.fail(CloseCode::POLICY_VIOLATION, CloseReason::MessageTimeout));
+        }
         // One comparison for whichever timer runs (see `timer`).
         let due = self
             .timer(t)
@@ -1018,10 +1078,28 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         (ms > 0).then_some((since, ms))
     }
 
+    /// When the message being received must be complete, if one is (see
+    /// [`Timeouts::message_ms`]).
+    fn message_deadline(&self, t: &Timeouts) -> Option<u64> {
+        (self.phase == Phase::Open && t.message_ms > 0 && self.receiving())
+            .then(|| self.partial_since.saturating_add(u64::from(t.message_ms)))
+    }
+
+    /// True while part of a frame or of a fragmented message has arrived and the rest is
+    /// still due.
+    fn receiving(&self) -> bool {
+        self.hdr_len > 0 || self.frame.active || self.message != NO_MESSAGE
+    }
+
     /// The next time [`Connection::poll`] has work, in ms, if any.
     pub fn next_deadline(&self, t: &Timeouts) -> Option<u64> {
-        self.timer(t)
-            .map(|(since, ms)| since.saturating_add(u64::from(ms)))
+        let timer = self
+            .timer(t)
+            .map(|(since, ms)| since.saturating_add(u64::from(ms)));
+        match (timer, self.message_deadline(t)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Bytes to send now. Call [`Connection::consume`] with how many were written.

@@ -23,7 +23,7 @@ use crate::gateway::{ClientId, Context, DropReason, GatewayId, Service};
 use crate::protocol::close::CloseCode;
 use crate::protocol::handshake::Request;
 use crate::protocol::http::SERVER_FULL_RESPONSE;
-use crate::server::{Config, Server, ServerError};
+use crate::server::{Config, Refused, Server, ServerError};
 use crate::stats::Stats;
 use core::ffi::{c_char, c_void};
 use core::ptr::{self, addr_of_mut};
@@ -84,6 +84,9 @@ pub const WSGATE_ERR_SEND_FULL: i32 = -14;
 pub const WSGATE_ERR_NOT_OPEN: i32 = -15;
 /// Gateways and handlers must be bound before the first `wsgate_accept`.
 pub const WSGATE_ERR_STARTED: i32 = -16;
+/// The client's address holds `max_per_address` slots already: write
+/// `wsgate_refusal_response(WSGATE_ERR_PER_ADDRESS, ...)` (a 429) and close the socket.
+pub const WSGATE_ERR_PER_ADDRESS: i32 = -17;
 
 const MAGIC: u32 = 0x5753_4754; // "WSGT"
 const CTX_MAGIC: u32 = 0x5753_4358; // "WSCX"
@@ -155,8 +158,23 @@ pub struct wsgate_config {
     pub close_timeout_ms: u32,
     /// Largest request head, in bytes (at most `WSGATE_MAX_MESSAGE`); larger gets 431.
     pub max_head: u32,
-    /// Transmit room a message needs before it is dispatched while output is unsent.
+    /// Transmit room a handler may use beyond the size of the message it answers: a
+    /// message of `L` bytes is dispatched when the client's transmit buffer is empty or has
+    /// `L + reply_room` bytes free; until then it waits (see the Rust `Config::reply_room`).
     pub reply_room: u32,
+    /// Time allowed for one message, from its first byte to its last; then the client is
+    /// failed with 1008 (a trickle of bytes cannot hold a slot).
+    pub message_timeout_ms: u32,
+    /// Messages one client may have dispatched in one `wsgate_feed`; then the call returns
+    /// with input left (feed it again after serving the other clients). 0: no limit.
+    pub messages_per_turn: u32,
+    /// Bytes one client's messages may queue into other clients' buffers (broadcasts) in
+    /// one `wsgate_feed`, at most half of `WSGATE_TX_BUFFER`; then the call returns with
+    /// input left. 0: no limit.
+    pub peer_bytes_per_turn: u32,
+    /// Slots one address may hold (`wsgate_accept_from`); past it `WSGATE_ERR_PER_ADDRESS`.
+    /// 0: no limit.
+    pub max_per_address: u32,
 }
 
 /// The server's counters (see the Rust `Stats` for each one's meaning).
@@ -213,6 +231,12 @@ pub struct wsgate_stats {
     pub closed_close_timeout: u32,
     /// Lost without a close handshake.
     pub closed_peer_gone: u32,
+    /// Refused with 429: the address held `max_per_address` slots.
+    pub refused_per_address: u32,
+    /// Failed with 1008: a message did not arrive within `message_timeout_ms`.
+    pub closed_message_timeout: u32,
+    /// Closed with 1011: a reply did not fit, nor did the exception frame saying so.
+    pub closed_no_room: u32,
 }
 
 impl From<&Stats> for wsgate_stats {
@@ -243,6 +267,9 @@ impl From<&Stats> for wsgate_stats {
             closed_idle: s.closed_idle,
             closed_close_timeout: s.closed_close_timeout,
             closed_peer_gone: s.closed_peer_gone,
+            refused_per_address: s.refused_per_address,
+            closed_message_timeout: s.closed_message_timeout,
+            closed_no_room: s.closed_no_room,
         }
     }
 }
@@ -603,8 +630,9 @@ pub extern "C" fn wsgate_server_size() -> usize {
 }
 
 /// Fills `out` with the default settings (handshake 5 s, ping after 30 s, pong within 10 s,
-/// close within 2 s, heads up to `WSGATE_MAX_MESSAGE` bytes, reply room 1 KiB): the ones
-/// `wsgate_create` uses when given NULL. Returns `WSGATE_OK`, or `WSGATE_ERR_NULL`.
+/// close within 2 s, a message within 10 s, heads up to `WSGATE_MAX_MESSAGE` bytes, reply
+/// room 256 bytes, 16 messages and 1 KiB to other clients per turn, no per-address limit):
+/// the ones `wsgate_create` uses when given NULL. Returns `WSGATE_OK`, or `WSGATE_ERR_NULL`.
 ///
 /// # Safety
 /// `out` is NULL or valid for a write.
@@ -618,6 +646,10 @@ pub unsafe extern "C" fn wsgate_config_default(out: *mut wsgate_config) -> i32 {
         close_timeout_ms: t.close_timeout_ms,
         max_head: WSGATE_MAX_MESSAGE as u32,
         reply_room: Config::DEFAULT.reply_room as u32,
+        message_timeout_ms: t.message_ms,
+        messages_per_turn: u32::from(Config::DEFAULT.messages_per_turn),
+        peer_bytes_per_turn: Config::DEFAULT.peer_bytes_per_turn as u32,
+        max_per_address: u32::from(Config::DEFAULT.max_per_address),
     };
     // SAFETY: forwarded contract.
     result(unsafe { put(out, c) })
@@ -662,6 +694,7 @@ pub unsafe extern "C" fn wsgate_create(
             ping_interval_ms: c.ping_interval_ms,
             pong_timeout_ms: c.pong_timeout_ms,
             close_timeout_ms: c.close_timeout_ms,
+            message_ms: c.message_timeout_ms,
         };
         // 0 (a zeroed config) means the largest head the receive buffer holds.
         cfg.max_head = match c.max_head {
@@ -669,6 +702,9 @@ pub unsafe extern "C" fn wsgate_create(
             n => (n as usize).min(WSGATE_MAX_MESSAGE),
         };
         cfg.reply_room = c.reply_room as usize;
+        cfg.messages_per_turn = u16::try_from(c.messages_per_turn).unwrap_or(u16::MAX);
+        cfg.peer_bytes_per_turn = c.peer_bytes_per_turn as usize;
+        cfg.max_per_address = u16::try_from(c.max_per_address).unwrap_or(u16::MAX);
     }
     let p = memory.cast::<FfiServer>();
     // SAFETY: `p` is non-NULL, aligned and valid for `size_of::<FfiServer>()` writes
@@ -878,8 +914,10 @@ pub unsafe extern "C" fn wsgate_close(server: *mut wsgate_server, now_ms: u64) -
     }
 }
 
-/// A new TCP connection: stores its client id in `*client_out`. On `WSGATE_ERR_FULL` or
-/// `WSGATE_ERR_CLOSED`, write `wsgate_full_response()` to the socket and close it.
+/// A new TCP connection whose address is unknown (no per-address limit applies): stores
+/// its client id in `*client_out`. On `WSGATE_ERR_FULL` or `WSGATE_ERR_CLOSED`, write
+/// `wsgate_full_response()` to the socket and close it. `wsgate_accept_from` is the same
+/// with the peer's address.
 ///
 /// A client id is never 0; it names one connection: once released, its slot's next client
 /// gets a different id and the old one gives `WSGATE_ERR_UNKNOWN_CLIENT`. The first accept
@@ -900,16 +938,93 @@ pub unsafe extern "C" fn wsgate_accept(
                 return WSGATE_ERR_NULL;
             }
             e.start();
-            let closing = e.server().is_closing();
-            match e.server().accept(now_ms) {
-                Ok(id) => {
-                    client_out.write(id.as_u32());
-                    WSGATE_OK
-                }
-                Err(_) if closing => WSGATE_ERR_CLOSED,
-                Err(_) => WSGATE_ERR_FULL,
-            }
+            accepted(e.server().accept(now_ms), client_out)
         })
+    }
+}
+
+/// A new TCP connection from the IPv4 (`addr_len` 4) or IPv6 (`addr_len` 16) address at
+/// `addr`, in network byte order (`sin_addr`, `sin6_addr`): stores its client id in
+/// `*client_out`. As `wsgate_accept`, and also `WSGATE_ERR_PER_ADDRESS` when that address
+/// holds `max_per_address` slots already: write
+/// `wsgate_refusal_response(WSGATE_ERR_PER_ADDRESS, &len)` (a 429) and close the socket.
+///
+/// Errors: also `WSGATE_ERR_NULL` (`addr`, `client_out`), `WSGATE_ERR_INVALID`
+/// (`addr_len` neither 4 nor 16).
+///
+/// # Safety
+/// `server` comes from `wsgate_create`; `addr` points to `addr_len` readable bytes;
+/// `client_out` is valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsgate_accept_from(
+    server: *mut wsgate_server,
+    addr: *const u8,
+    addr_len: usize,
+    now_ms: u64,
+    client_out: *mut u32,
+) -> i32 {
+    // SAFETY: forwarded contracts.
+    unsafe {
+        with_server(server, |e| {
+            if client_out.is_null() || addr.is_null() {
+                return WSGATE_ERR_NULL;
+            }
+            let bytes = match c_bytes(addr, addr_len) {
+                Ok(b) => b,
+                Err(code) => return code,
+            };
+            let ip = if let Ok(v4) = <[u8; 4]>::try_from(bytes) {
+                core::net::IpAddr::from(v4)
+            } else if let Ok(v6) = <[u8; 16]>::try_from(bytes) {
+                core::net::IpAddr::from(v6)
+            } else {
+                return WSGATE_ERR_INVALID;
+            };
+            e.start();
+            accepted(e.server().accept_from(ip, now_ms), client_out)
+        })
+    }
+}
+
+/// Stores an accepted client's id, or maps the refusal to its code.
+///
+/// # Safety
+/// `client_out` is valid for a write.
+unsafe fn accepted(r: Result<ClientId, Refused>, client_out: *mut u32) -> i32 {
+    match r {
+        Ok(id) => {
+            // SAFETY: by the contract.
+            unsafe { client_out.write(id.as_u32()) };
+            WSGATE_OK
+        }
+        Err(Refused::Closing) => WSGATE_ERR_CLOSED,
+        Err(Refused::PerAddress) => WSGATE_ERR_PER_ADDRESS,
+        Err(_) => WSGATE_ERR_FULL,
+    }
+}
+
+/// The bytes of the HTTP answer for a connection that `wsgate_accept` or
+/// `wsgate_accept_from` refused with `code`: the 503 for `WSGATE_ERR_FULL` and
+/// `WSGATE_ERR_CLOSED`, the 429 for `WSGATE_ERR_PER_ADDRESS`; NULL (and `*len` 0) for any
+/// other code. `*len` receives their length. Static: valid forever.
+///
+/// # Safety
+/// `len` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wsgate_refusal_response(code: i32, len: *mut usize) -> *const u8 {
+    let bytes: &'static [u8] = match code {
+        WSGATE_ERR_FULL | WSGATE_ERR_CLOSED => Refused::Full.response(),
+        WSGATE_ERR_PER_ADDRESS => Refused::PerAddress.response(),
+        _ => &[],
+    };
+    if !len.is_null() {
+        // SAFETY: non-NULL and valid for a write by the contract.
+        unsafe { len.write(bytes.len()) };
+    }
+    if bytes.is_empty() {
+        ptr::null()
+    } else {
+        bytes.as_ptr()
     }
 }
 
@@ -927,10 +1042,13 @@ pub unsafe extern "C" fn wsgate_full_response(len: *mut usize) -> *const u8 {
     SERVER_FULL_RESPONSE.as_ptr()
 }
 
-/// Bytes read from `client`'s socket. `*consumed` receives how many were used: when fewer
-/// than `len`, write the output out first, then feed the rest. After writing output out,
-/// also call `wsgate_feed` with `len` 0: a message that waited for transmit room is
-/// dispatched then. Handlers and callbacks run inside this call; they may queue frames for
+/// Bytes read from `client`'s socket: one turn of this client. `*consumed` receives how
+/// many were used. When fewer than `len`, the client's turn is over (its transmit buffer
+/// needs writing out first, or it used its share of the turn: `messages_per_turn`,
+/// `peer_bytes_per_turn`): write the output out, serve the other clients, then feed the
+/// rest, without waiting for the socket to become readable again (the rest is already
+/// here). After writing output out, also call `wsgate_feed` with `len` 0: a message that
+/// waited for transmit room is dispatched then. Handlers and callbacks run inside this call; they may queue frames for
 /// other clients too (broadcasts), so check every client's `wsgate_output` afterwards.
 /// Then check `wsgate_wants_close`.
 ///
@@ -1443,6 +1561,7 @@ pub extern "C" fn wsgate_strerror(code: i32) -> *const c_char {
         WSGATE_ERR_SEND_FULL => b"no room in the client's transmit buffer\0",
         WSGATE_ERR_NOT_OPEN => b"the client's WebSocket is not open\0",
         WSGATE_ERR_STARTED => b"bind gateways and handlers before the first accept\0",
+        WSGATE_ERR_PER_ADDRESS => b"too many connections from this address\0",
         _ => b"unknown error code\0",
     };
     s.as_ptr().cast::<c_char>()

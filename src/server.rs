@@ -44,21 +44,42 @@ pub struct Config {
     pub max_head: usize,
     /// Fixed pages served on plain GET.
     pub pages: &'static [Page],
-    /// Transmit room a complete message needs before it is dispatched while earlier output
-    /// is still unsent (capped at the transmit buffer's size). When there is less, the
-    /// server stops reading that client until the output is flushed, so replies are not
-    /// lost to a full buffer; with an empty buffer a message is always dispatched. Set it
-    /// to the largest reply a handler writes.
+    /// Transmit room a handler may use beyond the size of the message it answers. A
+    /// complete message of `L` bytes is dispatched when its client's transmit buffer is
+    /// empty, or has `L + reply_room` bytes free (at most the whole buffer); otherwise it
+    /// waits, and the client is not read, until earlier output has been written. So a
+    /// handler whose replies take at most `L + reply_room` bytes never finds the buffer
+    /// full. The default, 256, covers a reply as large as the message (an echo) and
+    /// NestJS's exception frame quoting it; raise it for handlers that answer small
+    /// messages with large replies.
     pub reply_room: usize,
+    /// Messages one client may have dispatched in one turn (one [`Server::feed`]); then its
+    /// turn ends, unread input stays with the transport, and the other clients get theirs.
+    /// 0 means no limit.
+    pub messages_per_turn: u16,
+    /// Bytes one client's messages may queue into other clients' transmit buffers in one
+    /// turn (for a broadcast, the frame's size; for a send to one client, its frame), at
+    /// most half the transmit buffer. Past it the turn ends after the current message, so
+    /// one client that floods a room cannot fill every member's buffer and crowd out the
+    /// others' broadcasts. 0 means no limit.
+    pub peer_bytes_per_turn: usize,
+    /// Slots one remote address may hold at once ([`Server::accept_from`]); past it the
+    /// connection is refused with 429 ([`Refused::PerAddress`]). 0 means no limit (the
+    /// default: clients behind one NAT or proxy share an address).
+    pub max_per_address: u16,
 }
 
 impl Config {
-    /// Default timeouts, 4 KiB request heads, no pages.
+    /// Default timeouts, 4 KiB request heads, no pages, 256 bytes of reply room, 16
+    /// messages and 1 KiB to other clients per turn, no per-address limit.
     pub const DEFAULT: Config = Config {
         timeouts: Timeouts::DEFAULT,
         max_head: 4096,
         pages: &[],
-        reply_room: 1024,
+        reply_room: 256,
+        messages_per_turn: 16,
+        peer_bytes_per_turn: 1024,
+        max_per_address: 0,
     };
 }
 
@@ -73,8 +94,8 @@ pub type ConnectCallback = fn(ClientId, &ConnectInfo<'_>);
 /// NestJS `bindClientDisconnect` callback: a client left, with its close code.
 pub type DisconnectCallback = fn(ClientId, CloseCode);
 
-/// Why a TCP connection got no slot. The transport writes
-/// [`crate::protocol::http::SERVER_FULL_RESPONSE`] and closes it.
+/// Why a TCP connection got no slot. The transport writes [`Refused::response`] and closes
+/// it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
@@ -83,6 +104,32 @@ pub enum Refused {
     Full,
     /// The server is closing.
     Closing,
+    /// The client's address holds [`Config::max_per_address`] slots already.
+    PerAddress,
+}
+
+impl Refused {
+    /// The HTTP answer to write before closing the socket: 503 for [`Refused::Full`] and
+    /// [`Refused::Closing`], 429 for [`Refused::PerAddress`].
+    pub const fn response(self) -> &'static [u8] {
+        match self {
+            Refused::Full | Refused::Closing => crate::protocol::http::SERVER_FULL_RESPONSE,
+            Refused::PerAddress => crate::protocol::http::TOO_MANY_FROM_ADDRESS_RESPONSE,
+        }
+    }
+}
+
+/// A remote address as a slot keeps it: IPv6, or IPv4 mapped into IPv6
+/// (`::ffff:a.b.c.d`); all zero for "unknown" (`::` is never a TCP peer), so an idle slot
+/// stays all zero bytes.
+type Addr = [u8; 16];
+
+/// The slot form of `ip`.
+fn addr_of(ip: core::net::IpAddr) -> Addr {
+    match ip {
+        core::net::IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        core::net::IpAddr::V6(v6) => v6.octets(),
+    }
 }
 
 /// Errors of the server API.
@@ -131,6 +178,8 @@ struct Slot<const RX: usize, const TX: usize> {
     /// `DEFERRED_BINARY` (a small integer rather than an `Option<bool>`, so an idle slot is
     /// all zero bytes).
     deferred: u8,
+    /// The client's address, all zero when unknown (see [`Addr`]).
+    addr: Addr,
 }
 
 /// `Slot::deferred`: no message waits.
@@ -159,6 +208,7 @@ impl<const RX: usize, const TX: usize> Slot<RX, TX> {
             wake: false,
             reported: false,
             deferred: NOT_DEFERRED,
+            addr: [0; 16],
         }
     }
 
@@ -224,6 +274,13 @@ fn split_slots<const RX: usize, const TX: usize>(
     let (before, rest) = slots.split_at_mut_checked(idx)?;
     let (cur, after) = rest.split_first_mut()?;
     Some((before, cur, after))
+}
+
+/// What one client has used of its turn (see [`Config::messages_per_turn`]).
+#[derive(Default)]
+struct Share {
+    messages: u16,
+    peer_bytes: usize,
 }
 
 /// What the request head asks for, decided before the connection is touched.
@@ -365,17 +422,55 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         s.in_use.then(|| s.id(index))
     }
 
-    /// Gives a new TCP connection a slot. On `Err`, write
-    /// [`crate::protocol::http::SERVER_FULL_RESPONSE`] and close the socket.
+    /// Gives a new TCP connection a slot, its address unknown (no per-address limit applies).
+    /// On `Err`, write [`Refused::response`] and close the socket.
     pub fn accept(&mut self, now: u64) -> Result<ClientId, Refused> {
+        self.accept_addr([0; 16], now)
+    }
+
+    /// Gives a new TCP connection from `peer` a slot, unless `peer` already holds
+    /// [`Config::max_per_address`] of them. On `Err`, write [`Refused::response`] (503 or
+    /// 429) and close the socket.
+    ///
+    /// ```
+    /// use wsgate::server::Refused;
+    /// use wsgate::{Config, Server};
+    ///
+    /// let mut server: Server<'_, 4, 512, 512> =
+    ///     Server::new(Config { max_per_address: 2, ..Config::DEFAULT });
+    /// let a = "192.0.2.7".parse().unwrap();
+    /// assert!(server.accept_from(a, 0).is_ok());
+    /// assert!(server.accept_from(a, 0).is_ok());
+    /// assert_eq!(server.accept_from(a, 0), Err(Refused::PerAddress));
+    /// assert!(server.accept_from("192.0.2.8".parse().unwrap(), 0).is_ok());
+    /// assert_eq!(server.stats().refused_per_address, 1);
+    /// ```
+    pub fn accept_from(&mut self, peer: core::net::IpAddr, now: u64) -> Result<ClientId, Refused> {
+        self.accept_addr(addr_of(peer), now)
+    }
+
+    fn accept_addr(&mut self, addr: Addr, now: u64) -> Result<ClientId, Refused> {
         if self.closing {
             self.stats.refused_full = self.stats.refused_full.wrapping_add(1);
             return Err(Refused::Closing);
+        }
+        let limit = usize::from(self.config.max_per_address);
+        if limit > 0 && addr != [0; 16] {
+            let held = self
+                .slots
+                .iter()
+                .filter(|s| s.in_use && s.addr == addr)
+                .count();
+            if held >= limit {
+                self.stats.refused_per_address = self.stats.refused_per_address.wrapping_add(1);
+                return Err(Refused::PerAddress);
+            }
         }
         let Some((index, slot)) = self.slots.iter_mut().enumerate().find(|(_, s)| !s.in_use) else {
             self.stats.refused_full = self.stats.refused_full.wrapping_add(1);
             return Err(Refused::Full);
         };
+        slot.addr = addr;
         slot.in_use = true;
         // Generation 0 is never used, so no client id is ever 0 (C treats 0 as "none").
         slot.generation = slot.generation.wrapping_add(1).max(1);
@@ -396,10 +491,12 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         }
     }
 
-    /// Hands the server bytes read from `id`'s socket at time `now` (ms). Returns how many
-    /// were used: when fewer than given, write [`Server::output`] out first, then call
-    /// [`Server::resume`] and feed the rest again (the transmit buffer had no room for the
-    /// replies to come).
+    /// Hands the server bytes read from `id`'s socket at time `now` (ms): one turn of this
+    /// client. Returns how many bytes were used. When fewer than given, the client's turn
+    /// is over: either its transmit buffer needs writing out first, or it used its share
+    /// of the turn ([`Config::messages_per_turn`], [`Config::peer_bytes_per_turn`]). Write
+    /// [`Server::output`] out, let the other clients have their turns, then call
+    /// [`Server::resume`] and feed the rest.
     pub fn feed(&mut self, id: ClientId, input: &[u8], now: u64) -> Result<usize, ServerError> {
         let idx = self.index(id)?;
         Ok(self.feed_slot(idx, input, now))
@@ -407,7 +504,8 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
 
     /// [`Server::feed`] for slot `idx`.
     fn feed_slot(&mut self, idx: usize, input: &[u8], now: u64) -> usize {
-        if !self.resume_slot(idx, now) {
+        let mut turn = Share::default();
+        if !self.resume_slot(idx, now, &mut turn) || self.spent(&turn) {
             return 0;
         }
         let mut pos = 0;
@@ -421,7 +519,10 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
                     if let Some(s) = self.slots.get_mut(idx) {
                         s.deferred = deferred_kind(binary);
                     }
-                    if !self.resume_slot(idx, now) || pos >= input.len() {
+                    if !self.resume_slot(idx, now, &mut turn)
+                        || pos >= input.len()
+                        || self.spent(&turn)
+                    {
                         break;
                     }
                 }
@@ -430,6 +531,14 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             }
         }
         pos
+    }
+
+    /// True when a client has used its share of the turn.
+    fn spent(&self, turn: &Share) -> bool {
+        let messages = self.config.messages_per_turn;
+        let bytes = self.config.peer_bytes_per_turn.min(TX / 2);
+        (messages > 0 && turn.messages >= messages)
+            || (self.config.peer_bytes_per_turn > 0 && turn.peer_bytes >= bytes)
     }
 
     /// One turn of the session loop (see [`crate::session::Host::turn`]) with one look-up
@@ -446,7 +555,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             };
         };
         let used = if input.is_empty() {
-            self.resume_slot(idx, now);
+            self.resume_slot(idx, now, &mut Share::default());
             0
         } else {
             self.feed_slot(idx, input, now)
@@ -478,12 +587,12 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             .slots
             .get(idx)
             .is_some_and(|s| s.deferred != NOT_DEFERRED);
-        Ok(waiting && self.resume_slot(idx, now))
+        Ok(waiting && self.resume_slot(idx, now, &mut Share::default()))
     }
 
-    /// Dispatches slot `idx`'s deferred message when its outbox has room; false while it
-    /// still has to wait.
-    fn resume_slot(&mut self, idx: usize, now: u64) -> bool {
+    /// Dispatches slot `idx`'s deferred message when its outbox has room for its replies
+    /// (see [`Config::reply_room`]) and adds it to `turn`; false while it still has to wait.
+    fn resume_slot(&mut self, idx: usize, now: u64, turn: &mut Share) -> bool {
         let Some(slot) = self.slots.get_mut(idx) else {
             return false;
         };
@@ -491,12 +600,19 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             return true;
         }
         let binary = slot.deferred == DEFERRED_BINARY;
-        let need = self.config.reply_room.min(TX);
+        let need = slot
+            .conn
+            .message()
+            .len()
+            .saturating_add(self.config.reply_room)
+            .min(TX);
         if slot.conn.pending_len() > 0 && slot.conn.outbox().free() < need {
             return false;
         }
         slot.deferred = NOT_DEFERRED;
-        self.dispatch(idx, binary, now);
+        let peer_bytes = self.dispatch(idx, binary, now);
+        turn.messages = turn.messages.saturating_add(1);
+        turn.peer_bytes = turn.peer_bytes.saturating_add(peer_bytes);
         true
     }
 
@@ -601,6 +717,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             s.in_use = false;
             s.gateway = None;
             s.wake = false;
+            s.addr = [0; 16];
         }
     }
 
@@ -738,7 +855,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
                 if let Some(s) = self.slots.get_mut(idx) {
                     s.deferred = deferred_kind(binary);
                 }
-                self.resume_slot(idx, now);
+                self.resume_slot(idx, now, &mut Share::default());
             }
             Event::PingSent => self.stats.pings_sent = self.stats.pings_sent.wrapping_add(1),
             Event::HandshakeTimeout => self.stats.count_http(Status::RequestTimeout),
@@ -916,7 +1033,9 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         }
     }
 
-    fn dispatch(&mut self, idx: usize, binary: bool, now: u64) {
+    /// Runs the gateway on slot `idx`'s complete message; returns the bytes it queued for
+    /// other clients.
+    fn dispatch(&mut self, idx: usize, binary: bool, now: u64) -> usize {
         let Server {
             slots,
             gateways,
@@ -925,27 +1044,29 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             ..
         } = self;
         let Some((before, cur, after)) = split_slots(slots, idx) else {
-            return;
+            return 0;
         };
         let id = cur.id(idx);
         let gateway = cur.gateway;
-        let close = match gateway.and_then(|g| gateways.get_mut(usize::from(g.0)).zip(Some(g))) {
-            Some((g, gid)) => {
-                let (message, out) = cur.conn.message_and_outbox();
-                let mut peers = Others {
-                    before,
-                    after,
-                    flagged: wakes,
-                };
-                let mut cx = Context::new(id, gid, out, &mut peers, stats);
-                g.dispatch(&mut cx, message, binary);
-                cx.take_close()
-            }
-            None => None,
-        };
+        let (close, peer_bytes) =
+            match gateway.and_then(|g| gateways.get_mut(usize::from(g.0)).zip(Some(g))) {
+                Some((g, gid)) => {
+                    let (message, out) = cur.conn.message_and_outbox();
+                    let mut peers = Others {
+                        before,
+                        after,
+                        flagged: wakes,
+                    };
+                    let mut cx = Context::new(id, gid, out, &mut peers, stats);
+                    g.dispatch(&mut cx, message, binary);
+                    (cx.take_close(), cx.peer_bytes())
+                }
+                None => (None, 0),
+            };
         cur.conn.message_done();
         if let Some((code, reason)) = close {
             cur.conn.close(code, reason, now);
         }
+        peer_bytes
     }
 }

@@ -16,6 +16,9 @@ pub struct Stats {
     pub accepted: u32,
     /// Connections refused with 503 because every slot was taken (or the server was closing).
     pub refused_full: u32,
+    /// Connections refused with 429 because their address already held
+    /// `Config::max_per_address` slots.
+    pub refused_per_address: u32,
     /// WebSocket upgrades completed (101 sent).
     pub upgraded: u32,
     /// Fixed pages served on plain GET.
@@ -72,6 +75,12 @@ pub struct Stats {
     pub closed_idle: u32,
     /// Connections dropped because the peer did not answer our close frame.
     pub closed_close_timeout: u32,
+    /// Connections failed with 1008 because a message did not arrive within
+    /// `Timeouts::message_ms`.
+    pub closed_message_timeout: u32,
+    /// Connections closed with 1011 because a handler's reply did not fit the transmit buffer
+    /// and neither did the exception frame that would have said so.
+    pub closed_no_room: u32,
     /// Connections lost without a close handshake (TCP closed or reset).
     pub closed_peer_gone: u32,
 }
@@ -86,6 +95,7 @@ impl Stats {
         Stats {
             accepted: 0,
             refused_full: 0,
+            refused_per_address: 0,
             upgraded: 0,
             pages_served: 0,
             http_400: 0,
@@ -114,6 +124,8 @@ impl Stats {
             closed_too_big: 0,
             closed_idle: 0,
             closed_close_timeout: 0,
+            closed_message_timeout: 0,
+            closed_no_room: 0,
             closed_peer_gone: 0,
         }
     }
@@ -153,6 +165,7 @@ impl Stats {
             CloseReason::IdleTimeout => &mut self.closed_idle,
             CloseReason::CloseTimeout => &mut self.closed_close_timeout,
             CloseReason::PeerGone => &mut self.closed_peer_gone,
+            CloseReason::MessageTimeout => &mut self.closed_message_timeout,
         });
     }
 

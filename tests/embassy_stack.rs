@@ -54,6 +54,7 @@ const QUICK: Timeouts = Timeouts {
     ping_interval_ms: 150,
     pong_timeout_ms: 150,
     close_timeout_ms: 150,
+    message_ms: 10_000,
 };
 
 /// A server with the two shared gateways (`/` and `/chat`), leaked for the test. Returns it

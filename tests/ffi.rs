@@ -948,6 +948,10 @@ fn a_message_waits_for_transmit_room() {
         close_timeout_ms: 1,
         max_head: 1,
         reply_room: 1,
+        message_timeout_ms: 1,
+        messages_per_turn: 1,
+        peer_bytes_per_turn: 1,
+        max_per_address: 1,
     };
     assert_eq!(unsafe { wsgate_config_default(&mut cfg) }, WSGATE_OK);
     cfg.reply_room = WSGATE_TX_BUFFER as u32;
@@ -1073,6 +1077,68 @@ server full: no free connection slot\n"
 }
 
 #[test]
+fn accept_from_limits_each_address_and_answers_429() {
+    let mut cfg = unsafe { std::mem::zeroed::<wsgate_config>() };
+    assert_eq!(unsafe { wsgate_config_default(&mut cfg) }, WSGATE_OK);
+    cfg.max_per_address = 2;
+    let srv = Srv::with_config(Some(&cfg));
+    srv.gateway(c"/");
+    let accept_from = |addr: &[u8]| {
+        let mut id = 0;
+        match unsafe { wsgate_accept_from(srv.s, addr.as_ptr(), addr.len(), 0, &mut id) } {
+            WSGATE_OK => Ok(id),
+            e => Err(e),
+        }
+    };
+    let a = [192, 0, 2, 7];
+    let v6 = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    let first = accept_from(&a).expect("first from a");
+    accept_from(&a).expect("second from a");
+    assert_eq!(accept_from(&a), Err(WSGATE_ERR_PER_ADDRESS));
+    // The same address written as IPv4-mapped IPv6 is the same client.
+    let mapped = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 7];
+    assert_eq!(accept_from(&mapped), Err(WSGATE_ERR_PER_ADDRESS));
+    accept_from(&v6).expect("another address");
+    // Unknown addresses (wsgate_accept) are not limited.
+    srv.accept(0).expect("no address");
+    assert_eq!(accept_from(&[1, 2, 3]), Err(WSGATE_ERR_INVALID));
+    assert_eq!(
+        unsafe { wsgate_accept_from(srv.s, ptr::null(), 4, 0, &mut 0) },
+        WSGATE_ERR_NULL
+    );
+    // A slot released is one the address may take again.
+    assert_eq!(srv.release(first), WSGATE_OK);
+    accept_from(&a).expect("a again");
+    assert_eq!(srv.stats().refused_per_address, 2);
+
+    let mut len = 0;
+    let p = unsafe { wsgate_refusal_response(WSGATE_ERR_PER_ADDRESS, &mut len) };
+    let bytes = unsafe { std::slice::from_raw_parts(p, len) };
+    assert_eq!(
+        bytes,
+        b"HTTP/1.1 429 Too Many Requests\r\n\
+Retry-After: 1\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+Content-Length: 39\r\n\
+Connection: close\r\n\
+\r\n\
+too many connections from this address\n"
+    );
+    let mut full_len = 0;
+    let full = unsafe { wsgate_full_response(&mut full_len) };
+    let full = unsafe { std::slice::from_raw_parts(full, full_len) };
+    for code in [WSGATE_ERR_FULL, WSGATE_ERR_CLOSED] {
+        let mut n = 0;
+        let p = unsafe { wsgate_refusal_response(code, &mut n) };
+        assert_eq!(unsafe { std::slice::from_raw_parts(p, n) }, full);
+    }
+    let mut n = 7;
+    assert!(unsafe { wsgate_refusal_response(WSGATE_OK, &mut n) }.is_null());
+    assert_eq!(n, 0);
+    assert!(!unsafe { wsgate_refusal_response(WSGATE_ERR_FULL, ptr::null_mut()) }.is_null());
+}
+
+#[test]
 fn close_refuses_new_clients_and_ends_the_others() {
     let log = Log::default();
     let srv = Srv::new();
@@ -1110,6 +1176,10 @@ fn timers_through_poll_and_next_deadline() {
         close_timeout_ms: 0,
         max_head: 0,
         reply_room: 0,
+        message_timeout_ms: 0,
+        messages_per_turn: 0,
+        peer_bytes_per_turn: 0,
+        max_per_address: 0,
     };
     assert_eq!(unsafe { wsgate_config_default(&mut cfg) }, WSGATE_OK);
     assert_eq!(
@@ -1123,7 +1193,16 @@ fn timers_through_poll_and_next_deadline() {
     );
     assert_eq!(
         (cfg.max_head, cfg.reply_room),
-        (WSGATE_MAX_MESSAGE as u32, 1024)
+        (WSGATE_MAX_MESSAGE as u32, 256)
+    );
+    assert_eq!(
+        (
+            cfg.message_timeout_ms,
+            cfg.messages_per_turn,
+            cfg.peer_bytes_per_turn,
+            cfg.max_per_address
+        ),
+        (10_000, 16, 1024, 0)
     );
     cfg.handshake_timeout_ms = 100;
     cfg.ping_interval_ms = 1000;
@@ -1656,6 +1735,10 @@ fn strerror_names_every_code() {
             WSGATE_ERR_STARTED,
             "bind gateways and handlers before the first accept",
         ),
+        (
+            WSGATE_ERR_PER_ADDRESS,
+            "too many connections from this address",
+        ),
     ];
     // The codes are 0, -1, -2, ... with no gaps.
     for (i, (code, _)) in codes.iter().enumerate() {
@@ -1669,7 +1752,7 @@ fn strerror_names_every_code() {
     for (code, text) in codes {
         assert_eq!(name(code), text, "code {code}");
     }
-    for unknown in [1, -17, i32::MIN, i32::MAX] {
+    for unknown in [1, -18, i32::MIN, i32::MAX] {
         assert_eq!(name(unknown), "unknown error code");
     }
 }
@@ -1680,8 +1763,8 @@ fn sizes() {
     assert!(size <= WSGATE_SERVER_SIZE);
     // The buffers dominate: every slot has a receive and a transmit buffer.
     assert!(size >= WSGATE_MAX_CLIENTS * (WSGATE_MAX_MESSAGE + WSGATE_TX_BUFFER));
-    assert_eq!(size_of::<wsgate_config>(), 24);
-    assert_eq!(size_of::<wsgate_stats>(), 25 * 4);
+    assert_eq!(size_of::<wsgate_config>(), 40);
+    assert_eq!(size_of::<wsgate_stats>(), 28 * 4);
 }
 
 /// The header is generated from src/ffi.rs by the build script: it declares every function
@@ -1698,7 +1781,7 @@ fn every_function_in_the_header_is_exercised_here() {
             name.starts_with("wsgate_").then_some(name)
         })
         .collect();
-    assert_eq!(declared.len(), 28, "{declared:?}");
+    assert_eq!(declared.len(), 30, "{declared:?}");
     for f in &declared {
         assert!(
             this.contains(&format!("{f}(")),

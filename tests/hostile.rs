@@ -51,6 +51,7 @@ fn config(ping_ms: u32) -> Config {
             ping_interval_ms: ping_ms,
             pong_timeout_ms: 200,
             close_timeout_ms: 200,
+            message_ms: 10_000,
         },
         ..Config::DEFAULT
     }
@@ -459,8 +460,8 @@ async fn handshake_garbage_with_terminator_is_400() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn handshake_binary_garbage_over_max_head_is_431() {
-    // No '\r' at all, so no terminator: the head only grows, past max_head (4096).
-    let req = noise(5000, 0xDEAD_BEEF, b"\r");
+    // No '\r' and no '\n' at all, so no line end: the head only grows, past max_head (4096).
+    let req = noise(5000, 0xDEAD_BEEF, b"\r\n");
     let st = refused(
         &req,
         "HTTP/1.1 431 Request Header Fields Too Large",

@@ -105,6 +105,7 @@ fn a_whole_session_allocates_nothing() {
             ping_interval_ms: 5_000,
             pong_timeout_ms: 2_000,
             close_timeout_ms: 1_000,
+            message_ms: 10_000,
         },
         ..Config::DEFAULT
     };

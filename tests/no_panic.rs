@@ -24,6 +24,7 @@ const CONFIG: Config = Config {
         ping_interval_ms: 200,
         pong_timeout_ms: 100,
         close_timeout_ms: 100,
+        message_ms: 10_000,
     },
     max_head: 400,
     pages: &[wsgate::Page {

@@ -33,6 +33,7 @@ const TIMEOUTS: Timeouts = Timeouts {
     ping_interval_ms: 5_000,
     pong_timeout_ms: 2_000,
     close_timeout_ms: 1_500,
+    message_ms: 10_000,
 };
 
 const CONFIG: Config = Config {
@@ -699,22 +700,24 @@ fn length_with_high_bit_is_1002() {
 }
 
 #[test]
-fn message_one_byte_over_rx_is_1009() {
-    // RX is 512: a 512-byte message is fine, 513 is not.
-    let ok = padded(r#"{"event":"size","data":1"#, 512);
+fn message_one_byte_over_the_limit_is_1009() {
+    // RX and TX are 512: the largest message is 508, whose echo (with its 4-byte frame
+    // header) fits the transmit buffer; 509 is closed with 1009 although it would fit RX.
+    assert_eq!(wsgate::Connection::<512, 512>::MAX_MESSAGE, 508);
+    let ok = padded(r#"{"event":"size","data":1"#, 508);
     let o = session(&[&text(&ok)]);
     assert_eq!(o.out, server_frame(1, b"y"));
     assert!(!o.wants_close);
     assert_eq!(o.stats.dispatched, 1);
 
-    let over = padded(r#"{"event":"size","data":1"#, 513);
+    let over = padded(r#"{"event":"size","data":1"#, 509);
     let f = text(&over);
     fails_with(&[&f], 1009);
     // The close comes as soon as the header is in, before any payload byte.
     let o = session(&[&f[..8]]);
     assert_failed(&o, 1009);
 
-    // Fragmented: 300 + 213 crosses the limit on the second fragment.
+    // Fragmented: 300 + 209 crosses the limit on the second fragment.
     let first = frame(false, OpCode::Text, &over[..300]);
     let second = frame(true, OpCode::Continuation, &over[300..]);
     let o = session(&[&first]);
@@ -930,7 +933,12 @@ fn one_byte_per_feed() {
 #[test]
 fn request_and_first_frames_in_one_feed() {
     let mut g = gateway("/");
-    let mut server: Small<'_> = Server::new(CONFIG);
+    // Reply room 400: with the 101 (129 bytes) unsent in the 512-byte TX, the first
+    // message's 37 + 400 bytes do not fit.
+    let mut server: Small<'_> = Server::new(Config {
+        reply_room: 400,
+        ..CONFIG
+    });
     server.bind(&mut g).unwrap();
     let id = server.accept(0).unwrap();
     let msg = br#"{"event":"echo","data":{"a":[1,2,3]}}"#;
@@ -938,7 +946,7 @@ fn request_and_first_frames_in_one_feed() {
     bytes.extend(text(msg));
     bytes.extend(frame(true, OpCode::Ping, b"p"));
     bytes.extend(text(msg));
-    // The 101 waits in the 512-byte TX, so the first message waits for it to be written
+    // The 101 waits in the TX, so the first message waits for it to be written
     // (`reply_room`); a transport writes, resumes and feeds the rest.
     let first = server.feed(id, &bytes, 0).unwrap();
     assert!(first < bytes.len());

@@ -243,6 +243,10 @@ pub struct Context<'a> {
     peers: &'a mut dyn Peers,
     stats: &'a mut Stats,
     close: Option<(CloseCode, &'static str)>,
+    /// Bytes this call queued into other clients' transmit buffers: for each broadcast the
+    /// frame's size (what each member got), plus each frame sent to one other client. The
+    /// server bounds it per turn so one sender cannot crowd everybody's buffers.
+    peer_bytes: usize,
 }
 
 impl<'a> Context<'a> {
@@ -261,6 +265,7 @@ impl<'a> Context<'a> {
             peers,
             stats,
             close: None,
+            peer_bytes: 0,
         }
     }
 
@@ -285,17 +290,59 @@ impl<'a> Context<'a> {
     }
 
     /// Sends NestJS's exception frame for a failed handler of `pattern` with this message,
-    /// and counts it (for [`Service`] implementations).
+    /// and counts it (for [`Service`] implementations). The client is always told: when the
+    /// frame quoting `data` does not fit the transmit buffer, it goes without `cause.data`
+    /// (as NestJS writes it for a message without `data`); when that does not fit either,
+    /// the client is closed with 1011 once the handler returns.
     pub fn exception(&mut self, message: &str, pattern: &str, data: Option<&[u8]>) {
         self.stats.exceptions = self.stats.exceptions.wrapping_add(1);
-        if send_exception_message(self.tx, message, pattern, data).is_err() {
+        let mut sent = send_exception_message(self.tx, message, pattern, data);
+        if sent.is_err() && data.is_some() {
             self.stats.send_failed = self.stats.send_failed.wrapping_add(1);
+            sent = send_exception_message(self.tx, message, pattern, None);
+        }
+        self.told(sent);
+    }
+
+    /// The exception frame for a handler of `pattern` that returned `err`, as
+    /// [`Context::exception`] sends it (with the same guarantee that the client is told).
+    pub(crate) fn handler_failed(
+        &mut self,
+        err: &HandlerError,
+        pattern: &str,
+        data: Option<&[u8]>,
+    ) {
+        match err {
+            HandlerError::WsObject(_) => {
+                self.stats.exceptions = self.stats.exceptions.wrapping_add(1);
+                let sent = send_exception(self.tx, err, pattern, data);
+                self.told(sent);
+            }
+            HandlerError::Ws(message) => self.exception(message, pattern, data),
+            _ => self.exception("Internal server error", pattern, data),
+        }
+    }
+
+    /// After an exception frame: when it could not be queued, the last way left to tell the
+    /// client that its message failed is to close it with 1011 (counted).
+    fn told(&mut self, sent: Result<(), SendError>) {
+        if sent.is_err() {
+            self.stats.send_failed = self.stats.send_failed.wrapping_add(1);
+            self.stats.closed_no_room = self.stats.closed_no_room.wrapping_add(1);
+            if self.close.is_none() {
+                self.close = Some((CloseCode::INTERNAL_ERROR, "reply did not fit"));
+            }
         }
     }
 
     /// The close the handler asked for, if any (taken by the server).
     pub fn take_close(&mut self) -> Option<(CloseCode, &'static str)> {
         self.close.take()
+    }
+
+    /// Bytes this call queued into other clients' transmit buffers (see the field).
+    pub(crate) fn peer_bytes(&self) -> usize {
+        self.peer_bytes
     }
 
     fn count_send(&mut self, r: Result<(), SendError>) -> Result<(), SendError> {
@@ -365,7 +412,13 @@ impl<'a> Context<'a> {
             send_response(self.tx, event, data)
         } else {
             match self.peers.get(client) {
-                Some(out) => send_response(out, event, data),
+                Some(out) => {
+                    let before = out.free();
+                    let r = send_response(out, event, data);
+                    let queued = before.saturating_sub(out.free());
+                    self.peer_bytes = self.peer_bytes.saturating_add(queued);
+                    r
+                }
                 None => Err(SendError::NotOpen),
             }
         };
@@ -398,8 +451,15 @@ impl<'a> Context<'a> {
             Err(_) => result.dropped = result.dropped.saturating_add(1),
         };
         tally(send(self.tx));
-        self.peers
-            .for_each(self.gateway, &mut |_, out| tally(send(out)));
+        // Every member gets the same frame: what one of them got is what this broadcast
+        // costs each of them.
+        let mut each = 0;
+        self.peers.for_each(self.gateway, &mut |_, out| {
+            let before = out.free();
+            tally(send(out));
+            each = before.saturating_sub(out.free()).max(each);
+        });
+        self.peer_bytes = self.peer_bytes.saturating_add(each);
         self.stats.count_broadcast(&result);
         result
     }
@@ -804,10 +864,7 @@ impl<S, const H: usize> Service for Gateway<S, H> {
         };
         cx.stats.dispatched = cx.stats.dispatched.wrapping_add(1);
         if let Err(err) = handler(&mut self.state, cx, Data::new(env.data, binary)) {
-            cx.stats.exceptions = cx.stats.exceptions.wrapping_add(1);
-            if send_exception(cx.tx, &err, name, env.data).is_err() {
-                cx.stats.send_failed = cx.stats.send_failed.wrapping_add(1);
-            }
+            cx.handler_failed(&err, name, env.data);
         }
     }
 }

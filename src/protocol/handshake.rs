@@ -36,8 +36,14 @@ const TOO_MANY_HEADERS: HttpError = HttpError::new(
 );
 const MALFORMED: HttpError = HttpError::new(Status::BadRequest, "malformed HTTP request");
 const INCOMPLETE: HttpError = HttpError::new(Status::BadRequest, "incomplete HTTP request");
-const BAD_TARGET: HttpError =
-    HttpError::new(Status::BadRequest, "request target must start with '/'");
+const BAD_TARGET: HttpError = HttpError::new(
+    Status::BadRequest,
+    "request target must be a path or an http(s) or ws(s) URL",
+);
+const BARE_LF: HttpError = HttpError::new(
+    Status::BadRequest,
+    "bare LF in the request head: lines must end with CRLF",
+);
 const NOT_GET: HttpError = HttpError::new(Status::MethodNotAllowed, "WebSocket upgrade needs GET");
 const NOT_HTTP11: HttpError = HttpError::new(Status::BadRequest, "WebSocket needs HTTP/1.1");
 const NO_HOST: HttpError = HttpError::new(Status::BadRequest, "missing Host header");
@@ -60,6 +66,13 @@ const BAD_KEY: HttpError =
 
 /// Finds the end of an HTTP head (`\r\n\r\n`) in `buf` and returns the index just after it.
 ///
+/// Lines must end with CRLF. A bare LF (one not preceded by CR) ends the search at once:
+/// the index just after it is returned, and [`Request::parse`] refuses that head with 400
+/// "bare LF in the request head". So such a request is answered as soon as the LF arrives
+/// rather than waiting for a blank line that the client may never send, and no header is
+/// ever split where a proxy in front would not split it (RFC 9112 §2.2 lets a recipient
+/// choose; wsgate applies the strict rule everywhere).
+///
 /// `scanned` is how many bytes of `buf` an earlier call already searched without finding the
 /// end (normally the previous `buf.len()`); the search resumes 3 bytes before it so a
 /// terminator split across reads is still found. Any value is safe: `0` searches everything,
@@ -72,14 +85,24 @@ const BAD_KEY: HttpError =
 /// let scanned = buf.len();
 /// buf.push(b'\n');
 /// assert_eq!(find_head_end(&buf, scanned), Some(buf.len()));
+/// // A bare LF ends the head where it is (and the head is refused with 400).
+/// assert_eq!(find_head_end(b"GET / HTTP/1.1\nHost: a\n\n", 0), Some(15));
 /// ```
 pub fn find_head_end(buf: &[u8], scanned: usize) -> Option<usize> {
     let start = scanned.min(buf.len()).saturating_sub(3);
-    let pos = buf
-        .get(start..)?
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")?;
-    start.checked_add(pos)?.checked_add(4)
+    let mut from = start;
+    loop {
+        let lf = from.checked_add(buf.get(from..)?.iter().position(|&b| b == b'\n')?)?;
+        let end = lf.checked_add(1)?;
+        let line_start = lf.checked_sub(1).and_then(|cr| buf.get(cr));
+        if line_start != Some(&b'\r') {
+            return Some(end);
+        }
+        if lf >= start.saturating_add(3) && buf.get(lf - 3..end) == Some(b"\r\n\r\n") {
+            return Some(end);
+        }
+        from = end;
+    }
 }
 
 /// A parsed request head. Borrows the buffer it was parsed from.
@@ -112,10 +135,13 @@ impl<'a> Request<'a> {
     /// # Errors
     ///
     /// More than [`MAX_HEADERS`] fields is 431 "too many header fields (max 32)"; a
-    /// head that ends early is 400 "incomplete HTTP request"; a request target that is not an
-    /// absolute path (`*`, `http://...`) is 400 "request target must start with '/'"; any
-    /// other syntax error, or bytes after the end of the head, is 400 "malformed HTTP
-    /// request".
+    /// head that ends early is 400 "incomplete HTTP request"; a line that ends with a bare
+    /// LF instead of CRLF is 400 "bare LF in the request head: lines must end with CRLF";
+    /// a request target that is neither an absolute path (origin-form) nor an `http`,
+    /// `https`, `ws` or `wss` URL (absolute-form, which RFC 9112 §3.2.2 says a server must
+    /// accept: its path and query are used, its authority ignored) is 400 "request target
+    /// must be a path or an http(s) or ws(s) URL"; any other syntax error, or bytes after
+    /// the end of the head, is 400 "malformed HTTP request".
     ///
     /// ```
     /// use wsgate::protocol::handshake::Request;
@@ -173,16 +199,16 @@ impl<'a> Request<'a> {
         if !s.rest.is_empty() {
             return Err(MALFORMED);
         }
-        if target.as_bytes().first() != Some(&b'/') {
-            return Err(BAD_TARGET);
-        }
+        let target = origin_form(target).ok_or(BAD_TARGET)?;
         let (path, query) = match target.bytes().position(|b| b == b'?') {
             Some(i) => (target.get(..i), target.get(i + 1..)),
             None => (Some(target), None),
         };
+        // `http://host?q` has an empty path: it is `/` (RFC 9112 §3.2.1).
+        let path = path.filter(|p| !p.is_empty()).unwrap_or("/");
         Ok(Request {
             method: core::str::from_utf8(method).map_err(|_| MALFORMED)?,
-            path: path.unwrap_or(""),
+            path,
             query: query.unwrap_or(""),
             minor_version,
             headers,
@@ -441,15 +467,17 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Takes a line end: CRLF, or a bare LF as RFC 9112 §2.2 lets a recipient accept.
+    /// Takes a line end: CRLF. A bare LF is refused (see [`find_head_end`]).
     fn newline(&mut self) -> Result<(), HttpError> {
-        if let [b'\r', rest @ ..] = self.rest {
-            self.rest = rest;
-            if rest.is_empty() {
-                return Err(INCOMPLETE);
+        match self.rest {
+            [b'\r', b'\n', rest @ ..] => {
+                self.rest = rest;
+                Ok(())
             }
+            [b'\n', ..] => Err(BARE_LF),
+            [b'\r'] | [] => Err(INCOMPLETE),
+            _ => Err(MALFORMED),
         }
-        self.expect(b'\n')
     }
 
     /// Takes `HTTP/1.0` or `HTTP/1.1` and returns the minor version.
@@ -468,6 +496,28 @@ impl<'a> Scanner<'a> {
         self.rest = rest;
         Ok(minor)
     }
+}
+
+/// The path and query of a request target (RFC 9112 §3.2): an origin-form target
+/// (`/chat?x`) as it is, or those of an absolute-form one (`http://host:80/chat?x`, also
+/// `https`, `ws` and `wss`, scheme case-insensitive), whose authority is dropped (a path
+/// left empty is `""`, read as `/`). `None` for anything else (`*`, other schemes).
+fn origin_form(target: &str) -> Option<&str> {
+    if target.starts_with('/') {
+        return Some(target);
+    }
+    let (scheme, rest) = target.split_once("://")?;
+    if !["http", "https", "ws", "wss"]
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(scheme))
+    {
+        return None;
+    }
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    if authority_end == 0 {
+        return None;
+    }
+    rest.get(authority_end..)
 }
 
 /// `true` if `key` is the strict base64 of exactly 16 bytes (RFC 6455 §4.2.1 item 5), as
@@ -1044,8 +1094,9 @@ Upgrade: websocket\r\n\
     fn parse_errors() {
         let malformed = bad("malformed HTTP request");
         let incomplete = bad("incomplete HTTP request");
-        let bad_target = bad("request target must start with '/'");
-        let cases: [(&[u8], HttpError); 14] = [
+        let bad_target = bad("request target must be a path or an http(s) or ws(s) URL");
+        let bare_lf = bad("bare LF in the request head: lines must end with CRLF");
+        let cases: [(&[u8], HttpError); 20] = [
             (b"", incomplete),
             (b"GET / HTTP/1.1\r\n", incomplete),
             (b"GET / HTTP/1.1\r\nHost: a\r\n", incomplete),
@@ -1058,8 +1109,14 @@ Upgrade: websocket\r\n\
             (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", malformed),
             (b"G(T / HTTP/1.1\r\n\r\n", malformed),
             (b"GET * HTTP/1.1\r\n\r\n", bad_target),
-            (b"GET http://a/ HTTP/1.1\r\n\r\n", bad_target),
+            (b"GET ftp://a/ HTTP/1.1\r\n\r\n", bad_target),
+            (b"GET http:///x HTTP/1.1\r\n\r\n", bad_target),
             (b"GET ?x HTTP/1.1\r\n\r\n", bad_target),
+            (b"GET / HTTP/1.1\nHost: a\n\n", bare_lf),
+            (b"GET / HTTP/1.1\r\nHost: a\n", bare_lf),
+            (b"GET / HTTP/1.1\r\nHost: a\r\n\n", bare_lf),
+            (b"\nGET / HTTP/1.1\r\n\r\n", bare_lf),
+            (b"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", malformed),
         ];
         for (head, expected) in cases {
             assert_eq!(
@@ -1068,6 +1125,26 @@ Upgrade: websocket\r\n\
                 "{:?}",
                 String::from_utf8_lossy(head)
             );
+        }
+    }
+
+    #[test]
+    fn absolute_form_targets_use_their_path_and_query() {
+        // RFC 9112 §3.2.2: a server must accept the absolute-form; the authority is not
+        // used for routing (Host is kept as sent).
+        let cases = [
+            ("http://device.local/chat", "/chat", ""),
+            ("HTTP://device.local:8080/chat?a=1", "/chat", "a=1"),
+            ("https://d/", "/", ""),
+            ("ws://d", "/", ""),
+            ("wss://d?x=2", "/", "x=2"),
+            ("http://user@d:1/a/b", "/a/b", ""),
+        ];
+        for (target, path, query) in cases {
+            let head = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+            let req = Request::parse(head.as_bytes()).expect("parses");
+            assert_eq!((req.path, req.query), (path, query), "{target}");
+            assert_eq!(req.header("host"), Some(&b"a"[..]));
         }
     }
 
@@ -1229,8 +1306,20 @@ X-A: third\r\n\
         assert_eq!(find_head_end(b"\r\n\r", 0), None);
         assert_eq!(find_head_end(b"\r\n\r\n", 0), Some(4));
         assert_eq!(find_head_end(b"a\r\n\r\nb\r\n\r\n", 0), Some(5));
-        assert_eq!(find_head_end(b"a\n\nb", 0), None);
-        assert_eq!(find_head_end(b"a\r\n\nb\r\r\n\n", 0), None);
+        // A bare LF ends the head at once (Request::parse then refuses it with 400).
+        assert_eq!(find_head_end(b"a\n\nb", 0), Some(2));
+        assert_eq!(find_head_end(b"a\r\n\nb\r\r\n\n", 0), Some(4));
+        assert_eq!(find_head_end(b"\n", 0), Some(1));
+        assert_eq!(
+            find_head_end(b"a\r\nb\r", 0),
+            None,
+            "CR alone is not an end"
+        );
+        assert_eq!(
+            find_head_end(b"a\r\nb\r\n", 4),
+            None,
+            "CRLF is a line end only"
+        );
         assert_eq!(
             find_head_end(b"\r\n\r\n", 100),
             None,

@@ -35,6 +35,8 @@ pub enum Status {
     /// 426 Upgrade Required: a plain request on a WebSocket path, or a WebSocket version
     /// other than 13.
     UpgradeRequired = 426,
+    /// 429 Too Many Requests: the client's address holds as many connections as it may.
+    TooManyRequests = 429,
     /// 431 Request Header Fields Too Large: the head does not fit the header buffer or has
     /// too many fields.
     HeaderFieldsTooLarge = 431,
@@ -61,6 +63,7 @@ impl Status {
             Status::MethodNotAllowed => "Method Not Allowed",
             Status::RequestTimeout => "Request Timeout",
             Status::UpgradeRequired => "Upgrade Required",
+            Status::TooManyRequests => "Too Many Requests",
             Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",
             Status::InternalServerError => "Internal Server Error",
             Status::ServiceUnavailable => "Service Unavailable",
@@ -93,6 +96,12 @@ impl HttpError {
         "server full: no free connection slot",
     );
 
+    /// 429: the client's address already holds `Config::max_per_address` connections.
+    pub const TOO_MANY_FROM_ADDRESS: HttpError = HttpError::new(
+        Status::TooManyRequests,
+        "too many connections from this address",
+    );
+
     /// A refusal with this status and body text.
     pub const fn new(status: Status, reason: &'static str) -> Self {
         HttpError { status, reason }
@@ -116,6 +125,18 @@ Content-Length: 37\r\n\
 Connection: close\r\n\
 \r\n\
 server full: no free connection slot\n";
+
+/// The answer to a connection refused because its address already holds as many slots as
+/// `Config::max_per_address` allows ([`HttpError::TOO_MANY_FROM_ADDRESS`] as written by
+/// [`write_error`]; RFC 6585 §4). The transport writes it and closes the socket; the server
+/// counts it in `Stats::refused_per_address`.
+pub const TOO_MANY_FROM_ADDRESS_RESPONSE: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\n\
+Retry-After: 1\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+Content-Length: 39\r\n\
+Connection: close\r\n\
+\r\n\
+too many connections from this address\n";
 
 /// Writes a complete error response for `err` into `out` and returns its length, or `None`
 /// if `out` is too small (its contents are then unspecified).
@@ -144,7 +165,7 @@ pub fn write_error(out: &mut [u8], err: &HttpError) -> Option<usize> {
         Status::MethodNotAllowed => w.put(b"Allow: GET\r\n")?,
         Status::UpgradeRequired => w.put(b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n")?,
         Status::Unauthorized => w.put(b"WWW-Authenticate: Bearer\r\n")?,
-        Status::ServiceUnavailable => w.put(b"Retry-After: 1\r\n")?,
+        Status::ServiceUnavailable | Status::TooManyRequests => w.put(b"Retry-After: 1\r\n")?,
         _ => {}
     }
     w.put(b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: ")?;
@@ -252,7 +273,7 @@ mod tests {
         String::from_utf8(out[..len].to_vec()).expect("ascii")
     }
 
-    const ALL: [Status; 11] = [
+    const ALL: [Status; 12] = [
         Status::Ok,
         Status::BadRequest,
         Status::Unauthorized,
@@ -261,6 +282,7 @@ mod tests {
         Status::MethodNotAllowed,
         Status::RequestTimeout,
         Status::UpgradeRequired,
+        Status::TooManyRequests,
         Status::HeaderFieldsTooLarge,
         Status::InternalServerError,
         Status::ServiceUnavailable,
@@ -277,6 +299,7 @@ mod tests {
             (405, "Method Not Allowed"),
             (408, "Request Timeout"),
             (426, "Upgrade Required"),
+            (429, "Too Many Requests"),
             (431, "Request Header Fields Too Large"),
             (500, "Internal Server Error"),
             (503, "Service Unavailable"),
@@ -451,6 +474,21 @@ mod tests {
             HttpError::SERVER_FULL.reason,
             "server full: no free connection slot"
         );
+    }
+
+    #[test]
+    fn error_429_exact_and_const() {
+        let expected = "HTTP/1.1 429 Too Many Requests\r\n\
+                        Retry-After: 1\r\n\
+                        Content-Type: text/plain; charset=utf-8\r\n\
+                        Content-Length: 39\r\n\
+                        Connection: close\r\n\
+                        \r\n\
+                        too many connections from this address\n";
+        assert_eq!(TOO_MANY_FROM_ADDRESS_RESPONSE, expected.as_bytes());
+        let mut out = [0u8; 256];
+        let n = write_error(&mut out, &HttpError::TOO_MANY_FROM_ADDRESS).expect("fits");
+        assert_eq!(&out[..n], TOO_MANY_FROM_ADDRESS_RESPONSE);
     }
 
     #[test]

@@ -11,9 +11,17 @@
 //!   write when the socket takes it;
 //! - the timer task runs every client's timers and sleeps until the earliest deadline.
 //!
+//! Every client gets a bounded share: one step of a client is one read (at most
+//! [`TokioOptions::read_buffer`] bytes) and one turn of the server ([`Server::feed`], which
+//! stops after `Config::messages_per_turn` messages); input left over waits for the client's
+//! next step, after every other ready client has had one. Between two rounds of steps the
+//! driver yields to the runtime, so its I/O driver, the accept loop and the timers run
+//! whatever one client sends.
+//!
 //! So an idle connection costs its slot, its socket and nothing else: no task, no buffer, no
 //! timer of its own. Sockets that closed cleanly linger in a short task of their own until
-//! the peer closes too. Handles ([`TokioServer`] is `Clone`) can broadcast, send and close
+//! the peer closes too, at most [`TokioOptions::max_lingering`] at once (beyond that they
+//! are closed at once). Handles ([`TokioServer`] is `Clone`) can broadcast, send and close
 //! from any task on the same thread.
 //!
 //! The transport allocates (the slot table, the shared buffer, the gateway boxes); the core
@@ -38,7 +46,6 @@
 use crate::adapter::{ConnectCallback, DisconnectCallback, WebSocketAdapter};
 use crate::connection::Phase;
 use crate::gateway::{Broadcast, ClientId, GatewayId, Service};
-use crate::protocol::http::SERVER_FULL_RESPONSE;
 use crate::server::{Config, Server, ServerError};
 use crate::stats::Stats;
 use core::future::poll_fn;
@@ -68,8 +75,15 @@ pub struct TokioOptions {
     pub config: Config,
     /// Size of the read buffer. There is one, shared by every connection (the transport
     /// runs on one thread and feeds each read to the server before the next), so it can be
-    /// large; default 64 KiB.
+    /// large; default 64 KiB. It is also the most one client's step reads.
     pub read_buffer: usize,
+    /// Sockets that may linger at once after the server is done with them (an HTTP answer,
+    /// a finished close handshake, a 503 or 429 refusal), each waiting up to the close
+    /// timeout for the peer to close first so unread input does not turn the close into a
+    /// reset. Past this many, sockets are closed at once (counted in
+    /// [`TokioServer::closed_at_once`]): a client that opens sockets and never closes them
+    /// holds at most this many descriptors besides the slots. Default 256.
+    pub max_lingering: usize,
 }
 
 impl Default for TokioOptions {
@@ -78,13 +92,10 @@ impl Default for TokioOptions {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             config: Config::DEFAULT,
             read_buffer: 64 * 1024,
+            max_lingering: 256,
         }
     }
 }
-
-/// Sockets refused with 503 that may linger at once; past this, the 503 is written without
-/// waiting for the peer to close.
-const MAX_REFUSING: usize = 256;
 
 struct Inner<const N: usize, const RX: usize, const TX: usize, const G: usize> {
     /// Itself, for the tasks it spawns.
@@ -106,8 +117,11 @@ struct Inner<const N: usize, const RX: usize, const TX: usize, const G: usize> {
     /// comes earlier wakes it through `timer_wake`.
     timer_at: Cell<u64>,
     timer_wake: Signal,
-    /// Sockets being refused with 503 right now (bounded so a flood cannot grow tasks).
-    refusing: Cell<usize>,
+    /// Sockets lingering (or being refused) right now, and the bound on them.
+    lingering: Cell<usize>,
+    max_lingering: usize,
+    /// Sockets closed without lingering because `max_lingering` were lingering already.
+    closed_at_once: Cell<u64>,
 }
 
 /// wsgate on tokio. See the [module docs](self).
@@ -167,7 +181,9 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> TokioServ
                 closing: Cell::new(false),
                 timer_at: Cell::new(u64::MAX),
                 timer_wake: Signal::default(),
-                refusing: Cell::new(0),
+                lingering: Cell::new(0),
+                max_lingering: options.max_lingering,
+                closed_at_once: Cell::new(0),
             }),
             listener: Rc::new(RefCell::new(Some(listener))),
             local_addr,
@@ -205,6 +221,17 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> TokioServ
     /// Clients connected now (any phase).
     pub fn client_count(&self) -> usize {
         self.inner.server.borrow().client_count()
+    }
+
+    /// Sockets lingering now (see [`TokioOptions::max_lingering`]).
+    pub fn lingering(&self) -> usize {
+        self.inner.lingering.get()
+    }
+
+    /// Sockets closed without lingering so far, because [`TokioOptions::max_lingering`]
+    /// sockets were lingering already.
+    pub fn closed_at_once(&self) -> u64 {
+        self.inner.closed_at_once.get()
     }
 
     /// Runs `f` on the sans-IO server (e.g. to read stats), then wakes clients it queued
@@ -280,9 +307,10 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> TokioServ
                 r = listener.accept() => r,
                 () = self.inner.shutdown.notified() => continue,
             };
-            let (stream, _) = match accepted {
+            let (stream, peer) = match accepted {
                 Ok(a) => a,
                 Err(e) => {
+                    // Out of descriptors, most likely: wait for some to be freed.
                     warn!("accept failed: {}", e);
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
@@ -290,7 +318,7 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> TokioServ
             };
             let _ = stream.set_nodelay(true);
             let now = self.inner.now_ms();
-            let slot = self.inner.server.borrow_mut().accept(now);
+            let slot = self.inner.server.borrow_mut().accept_from(peer.ip(), now);
             match slot {
                 Ok(id) => {
                     // The handshake deadline may come before anything the timer waits for.
@@ -304,20 +332,7 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> TokioServ
                     }
                     self.inner.ready.push(id.index());
                 }
-                Err(_) => {
-                    if self.inner.refusing.get() < MAX_REFUSING {
-                        self.inner.refusing.set(self.inner.refusing.get() + 1);
-                        let inner = self.inner.clone();
-                        tokio::task::spawn_local(async move {
-                            inner.refuse_full(stream).await;
-                            inner.refusing.set(inner.refusing.get().saturating_sub(1));
-                        });
-                    } else {
-                        // A flood: answer without waiting for the peer (best effort; the
-                        // refusal is counted either way).
-                        let _ = stream.try_write(SERVER_FULL_RESPONSE);
-                    }
-                }
+                Err(refused) => self.inner.linger_or_close(stream, refused.response()),
             }
         }
         drop(listener);
@@ -391,8 +406,14 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
 
     /// The driver task: runs every client. It waits until some slot is queued (its socket
     /// became readable or writable, a timer ran, another client queued frames for it), then
-    /// steps each queued slot. One task for all clients: an idle connection costs its slot,
-    /// its socket and nothing else.
+    /// steps each queued slot once. One task for all clients: an idle connection costs its
+    /// slot, its socket and nothing else.
+    ///
+    /// A slot with more input than one step takes is queued again behind the others. When
+    /// slots are queued again, the driver yields to the runtime before the next round (the
+    /// wake-up is deferred until tokio has polled its I/O driver), so new connections,
+    /// timers and every other socket's readiness are seen between rounds however fast one
+    /// client sends.
     async fn drive(&self) {
         let mut batch = Vec::with_capacity(N);
         loop {
@@ -400,13 +421,19 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
             for idx in batch.drain(..) {
                 self.step(idx);
             }
+            if self.ready.has_work() {
+                tokio::task::yield_now().await;
+            }
         }
     }
 
-    /// Runs slot `idx` as far as it goes without waiting: the tokio form of
-    /// [`crate::session::run`]'s loop. It reads into the shared scratch buffer and writes straight
-    /// from the server's transmit buffer; it returns when the socket has nothing to read
-    /// or no room to write (having registered the slot's waker), or when the client is done.
+    /// Gives slot `idx` one step: the tokio form of [`crate::session::run`]'s loop. It
+    /// writes out what the server holds for the client, then takes one turn: feeds input
+    /// left from an earlier step, or reads once into the shared scratch buffer and feeds
+    /// that, then writes the replies straight from the server's transmit buffer. It returns
+    /// when the socket has nothing to read or no room to write (having registered the
+    /// slot's waker), when the turn is over with input left (the slot is queued again,
+    /// behind the others), or when the client is done.
     fn step(&self, idx: usize) {
         let Some(waker) = self.wakers.get(idx) else {
             return;
@@ -419,9 +446,9 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
         let id = conn.id;
         // One clock reading per step: a step is short, and time is in milliseconds.
         let now = self.now_ms();
-        // A client that keeps the socket full of input gets this many reads, then the
-        // others get their turn.
-        let mut reads = 0;
+        // Whether this step had its turn (one feed), and whether its read emptied the
+        // socket (which also cleared tokio's read readiness).
+        let mut turned = false;
         let mut drained = false;
         let clean = loop {
             match self.write_out(id, &conn.stream) {
@@ -432,53 +459,46 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
                         break false;
                     }
                     if conn.stream.poll_write_ready(&mut cx).is_pending() {
+                        self.note_deadline(id);
                         return;
                     }
                     continue;
                 }
                 Ok(true) => {}
             }
-            if !conn.held.is_empty() {
-                let used = self.feed_all(id, &conn.held, now);
-                if used > 0 {
-                    conn.held.drain(..used);
-                    continue;
-                }
-                if self.wants_close(id) {
-                    conn.held = Vec::new();
-                }
+            if self.wants_close(id) {
+                conn.held = Vec::new();
+                break true;
             }
+            // A message that waited for transmit room goes first (its replies now fit).
             if self.resume(id, now) {
                 continue;
             }
-            if self.wants_close(id) {
-                break true;
-            }
-            self.note_deadline(id);
-            if !conn.held.is_empty() {
-                // Held input goes first: read no more until the server has taken it.
-                return;
-            }
-            if reads == 16 {
-                self.ready.push(idx);
-                return;
-            }
-            if drained {
-                // The last read emptied the socket (and cleared its readiness): wait for
-                // more, unless it came in meanwhile.
-                if conn.stream.poll_read_ready(&mut cx).is_pending() {
-                    return;
+            if turned {
+                self.note_deadline(id);
+                if !conn.held.is_empty() || !drained {
+                    // More input than one turn: the others go first.
+                    self.ready.push(idx);
+                } else if conn.stream.poll_read_ready(&mut cx).is_ready() {
+                    // More came in meanwhile: also after the others.
+                    self.ready.push(idx);
                 }
-                drained = false;
+                return;
             }
-            reads += 1;
+            turned = true;
+            if !conn.held.is_empty() {
+                let used = self.feed_turn(id, &conn.held, now);
+                conn.held.drain(..used);
+                drained = true;
+                continue;
+            }
             let mut scratch = self.scratch.borrow_mut();
             match read_drained(&conn.stream, &mut scratch) {
                 Ok(0) => break false,
                 Ok(n) => {
                     drained = n < scratch.len();
                     let input = scratch.get(..n).unwrap_or(&[]);
-                    let used = self.feed_all(id, input, now);
+                    let used = self.feed_turn(id, input, now);
                     if let Some(rest) = input.get(used..).filter(|r| !r.is_empty())
                         && !self.wants_close(id)
                     {
@@ -486,9 +506,11 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if conn.stream.poll_read_ready(&mut cx).is_pending() {
-                        return;
+                    self.note_deadline(id);
+                    if conn.stream.poll_read_ready(&mut cx).is_ready() {
+                        self.ready.push(idx);
                     }
+                    return;
                 }
                 Err(_) => break false,
             }
@@ -499,9 +521,36 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
         };
         drop(conns);
         self.release(id);
-        if clean && let Some(inner) = self.this.upgrade() {
-            tokio::task::spawn_local(async move { inner.linger(conn.stream).await });
+        if clean {
+            self.linger_or_close(conn.stream, b"");
         }
+    }
+
+    /// Writes `last` (if any: a 503 or 429 for a connection that got no slot), shuts the
+    /// socket down and lets it linger in a task of its own until the peer closes or the
+    /// linger time passes. Past [`TokioOptions::max_lingering`] lingering sockets, it writes
+    /// what the socket takes at once and closes it now.
+    fn linger_or_close(&self, stream: TcpStream, last: &'static [u8]) {
+        let Some(inner) = self.this.upgrade() else {
+            return;
+        };
+        if self.lingering.get() >= self.max_lingering {
+            if !last.is_empty() {
+                // Best effort: a fresh socket has room for a short answer.
+                let _ = stream.try_write(last);
+            }
+            self.closed_at_once
+                .set(self.closed_at_once.get().saturating_add(1));
+            return;
+        }
+        self.lingering.set(self.lingering.get() + 1);
+        tokio::task::spawn_local(async move {
+            let mut stream = stream;
+            if last.is_empty() || stream.write_all(last).await.is_ok() {
+                inner.linger(stream).await;
+            }
+            inner.lingering.set(inner.lingering.get().saturating_sub(1));
+        });
     }
 
     /// Wakes the timer task when `id`'s next deadline comes before the one it waits for.
@@ -558,20 +607,13 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
         }
     }
 
-    /// Feeds `input` to the server and wakes the clients it queued frames for; returns the
-    /// bytes used (fewer than given when the transmit buffer filled: write it out, then feed
-    /// the rest).
-    fn feed_all(&self, id: ClientId, input: &[u8], now: u64) -> usize {
-        let mut pos = 0;
-        while pos < input.len() {
-            let used = self.feed(id, input.get(pos..).unwrap_or(&[]), now);
-            pos += used;
-            if used == 0 {
-                break;
-            }
-        }
+    /// One turn of client `id`: feeds `input` to the server and wakes the clients it queued
+    /// frames for; returns the bytes used (fewer than given when the transmit buffer filled
+    /// or the client used its share of the turn: the rest waits for its next step).
+    fn feed_turn(&self, id: ClientId, input: &[u8], now: u64) -> usize {
+        let used = self.feed(id, input, now);
         self.wake_all_flagged(Some(id));
-        pos
+        used
     }
 
     /// Writes the server's output for `id` until it is all out (`Ok(true)`) or the socket is
@@ -618,13 +660,6 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(_) => return,
             }
-        }
-    }
-
-    /// Answers a client beyond capacity with 503, then lingers like a closed client.
-    async fn refuse_full(&self, mut stream: TcpStream) {
-        if stream.write_all(SERVER_FULL_RESPONSE).await.is_ok() {
-            self.linger(stream).await;
         }
     }
 }
@@ -681,6 +716,11 @@ impl ReadyQueue {
         if let Some(w) = driver {
             w.wake();
         }
+    }
+
+    /// True when some slot is queued.
+    fn has_work(&self) -> bool {
+        self.inner.lock().is_ok_and(|q| !q.list.is_empty())
     }
 
     /// Moves the queued slots into `batch` (empty on entry), or registers `waker` for the

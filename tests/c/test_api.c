@@ -558,7 +558,11 @@ static void test_sizes_and_defaults(void)
     CHECK_EQ(c.pong_timeout_ms, 10000);
     CHECK_EQ(c.close_timeout_ms, 2000);
     CHECK_EQ(c.max_head, WSGATE_MAX_MESSAGE);
-    CHECK_EQ(c.reply_room, 1024);
+    CHECK_EQ(c.reply_room, 256);
+    CHECK_EQ(c.message_timeout_ms, 10000);
+    CHECK_EQ(c.messages_per_turn, 16);
+    CHECK_EQ(c.peer_bytes_per_turn, 1024);
+    CHECK_EQ(c.max_per_address, 0);
     CHECK_EQ(wsgate_config_default(NULL), WSGATE_ERR_NULL);
 }
 
@@ -1421,8 +1425,8 @@ static void test_server_close(void)
 
 static void test_strerror(void)
 {
-    const char *seen_text[17];
-    for (int32_t code = 0; code >= -16; code--) {
+    const char *seen_text[18];
+    for (int32_t code = 0; code >= -17; code--) {
         const char *t = wsgate_strerror(code);
         CHECK(t != NULL && t[0] != '\0');
         CHECK(strcmp(t, "unknown error code") != 0);
@@ -1432,7 +1436,7 @@ static void test_strerror(void)
     }
     CHECK(strcmp(wsgate_strerror(WSGATE_OK), "success") == 0);
     CHECK(strcmp(wsgate_strerror(WSGATE_ERR_FULL), "every client slot is taken") == 0);
-    CHECK(strcmp(wsgate_strerror(-17), "unknown error code") == 0);
+    CHECK(strcmp(wsgate_strerror(-18), "unknown error code") == 0);
     CHECK(strcmp(wsgate_strerror(1), "unknown error code") == 0);
     CHECK(strcmp(wsgate_strerror(INT32_MIN), "unknown error code") == 0);
     /* The codes themselves: distinct, negative, as documented. */

@@ -24,6 +24,7 @@ pub const TIMEOUTS: Timeouts = Timeouts {
     ping_interval_ms: 5_000,
     pong_timeout_ms: 2_000,
     close_timeout_ms: 1_500,
+    message_ms: 10_000,
 };
 
 pub const CONFIG: Config = Config {
