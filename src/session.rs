@@ -6,7 +6,10 @@
 //! queued frames for this client), or the client's next timer. Then it takes one short
 //! synchronous [`Host::turn`]: the server is fed what was read, runs its timers, and hands
 //! back everything it has to send, which leaves in one write, so replies to a burst of
-//! messages leave in one TCP write. When the connection is finished it flushes, shuts down
+//! messages leave in one TCP write. A turn takes at most the client's share
+//! (`Config::messages_per_turn`): with input left, the loop yields to the executor before
+//! the next turn, so one client streaming messages cannot keep the other tasks (clients,
+//! the network stack) from running. When the connection is finished it flushes, shuts down
 //! its write side, waits briefly for the peer to close, and releases the slot.
 //!
 //! The server itself lives with the transport (behind a `RefCell` or a blocking mutex); the
@@ -25,8 +28,9 @@ pub trait Socket: Read + Write {
 /// What one [`Host::turn`] did, and what the session loop does next.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Turn {
-    /// Input bytes the server took. Bytes it left while it had nothing to send are bytes it
-    /// will never take (it has finished with the client).
+    /// Input bytes the server took. Bytes it left are for the next turn (the transmit
+    /// buffer needed writing out, or the client used its share of this turn), or, once
+    /// `close` is true, bytes it will never take.
     pub used: usize,
     /// Output bytes copied into the turn's `out` buffer, to be written to the socket.
     pub out: usize,
@@ -142,7 +146,12 @@ pub async fn run<H: Host, S: Socket>(
         if t.close {
             break true;
         }
-        // With nothing to send, input the server left is input it will never take.
+        if pos < got {
+            // The client used its share of the turn with input left: let the other tasks
+            // (other clients, the network stack) run, then take the next turn.
+            embassy_futures::yield_now().await;
+            continue;
+        }
         let woke = select3(
             io.read(rbuf),
             host.wait_wake(id.index()),
