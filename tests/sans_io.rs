@@ -1539,8 +1539,8 @@ fn size_of_state_types() {
     println!("size_of::<Connection<2048, 2048>>() = {conn} ({state} bytes of state)");
     println!("size_of::<Server<'static, 16, 4096, 4096, 4>>() = {server}");
     // Measured on x86_64 (rustc 1.95, debug build):
-    //   Connection<2048, 2048>             = 4360 bytes = 2048 + 2048 + 125 + 139 of state;
-    //   Server<'static, 16, 4096, 4096, 4> = 135688 bytes = 8480 per slot.
+    //   Connection<2048, 2048>             = 4368 bytes = 2048 + 2048 + 125 + 147 of state;
+    //   Server<'static, 16, 4096, 4096, 4> = 136104 bytes = 8488 per slot + 296.
     assert!(state <= 160, "connection state {state} bytes");
     let per_slot = 4096 + 4096 + 125 + 160 + 16;
     assert!(
@@ -1867,4 +1867,309 @@ mod utf8_property {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fairness and limits (issue 10): turns, reply room, the largest message, no silent loss,
+// the message deadline, per-address limits, strict line ends
+// ---------------------------------------------------------------------------------------------
+
+/// A close frame the server starts (or fails with): code and reason.
+fn close_frame(code: u16, reason: &str) -> Vec<u8> {
+    let mut payload = code.to_be_bytes().to_vec();
+    payload.extend_from_slice(reason.as_bytes());
+    server_frame(8, &payload)
+}
+
+#[test]
+fn a_turn_ends_after_messages_per_turn_messages() {
+    let mut g = gateway("/");
+    let mut server: Server<'_, 2, 512, 4096> = Server::new(CONFIG);
+    server.bind(&mut g).unwrap();
+    let id = connect(&mut server, "/", 0);
+    let unknown = text(br#"{"event":"nope"}"#);
+    let bytes: Vec<u8> = (0..20).flat_map(|_| unknown.clone()).collect();
+    // One feed is one turn: 16 messages (the default), then the rest waits.
+    assert_eq!(server.feed(id, &bytes, 1), Ok(16 * unknown.len()));
+    assert_eq!(server.stats().messages, 16);
+    assert_eq!(server.stats().dropped_unknown_event, 16);
+    // The next turn takes the other four.
+    assert_eq!(
+        server.feed(id, &bytes[16 * unknown.len()..], 2),
+        Ok(4 * unknown.len())
+    );
+    assert_eq!(server.stats().dropped_unknown_event, 20);
+    // 0 means no limit.
+    let mut g = gateway("/");
+    let mut server: Server<'_, 2, 512, 4096> = Server::new(Config {
+        messages_per_turn: 0,
+        ..CONFIG
+    });
+    server.bind(&mut g).unwrap();
+    let id = connect(&mut server, "/", 0);
+    assert_eq!(server.feed(id, &bytes, 1), Ok(bytes.len()));
+    assert_eq!(server.stats().dropped_unknown_event, 20);
+}
+
+#[test]
+fn a_turn_ends_when_its_broadcasts_took_the_share_of_the_others_buffers() {
+    // `shout` broadcasts a 400-byte text frame (404 bytes with its header). With 1024 bytes
+    // per turn (at most TX/2 = 2048 here), the third shout ends the turn: 1212 >= 1024.
+    let mut g = gateway("/");
+    let mut server: Server<'_, 3, 512, 4096> = Server::new(CONFIG);
+    server.bind(&mut g).unwrap();
+    let loud = connect(&mut server, "/", 0);
+    let member = connect(&mut server, "/", 0);
+    let shout = text(br#"{"event":"shout"}"#);
+    let bytes: Vec<u8> = (0..10).flat_map(|_| shout.clone()).collect();
+    assert_eq!(server.feed(loud, &bytes, 1), Ok(3 * shout.len()));
+    let got = frames(&mut server, member);
+    assert_eq!(got.len(), 3);
+    assert!(got.iter().all(|f| f.payload == "z".repeat(400).as_bytes()));
+    // The member read its frames: the next turn goes on, three more at most.
+    let _ = drain(&mut server, loud);
+    assert_eq!(
+        server.feed(loud, &bytes[3 * shout.len()..], 2),
+        Ok(3 * shout.len())
+    );
+    assert_eq!(frames(&mut server, member).len(), 3);
+    // Replies to oneself are not a share of the others' buffers: sixteen echoes in a turn.
+    let echo = text(br#"{"event":"echo","data":1}"#);
+    let bytes: Vec<u8> = (0..16).flat_map(|_| echo.clone()).collect();
+    let _ = drain(&mut server, loud);
+    assert_eq!(server.feed(loud, &bytes, 3), Ok(bytes.len()));
+    assert_eq!(server.stats().broadcast_dropped, 0);
+}
+
+#[test]
+fn reply_room_scales_with_the_message_and_no_reply_is_lost() {
+    // TX 4096, reply room 256: each 1,500-byte echo needs 1,756 free bytes while output is
+    // unsent. Six in one feed: two are dispatched, the third waits until the output is
+    // written; every reply arrives, in order, and nothing is counted as failed.
+    let mut g = gateway("/");
+    let mut server: Server<'_, 1, 2048, 4096> = Server::new(CONFIG);
+    server.bind(&mut g).unwrap();
+    let id = connect(&mut server, "/", 0);
+    let msgs: Vec<Vec<u8>> = (0..6).map(|_| echo_message(1500)).collect();
+    let bytes: Vec<u8> = msgs.iter().flat_map(|m| text(m)).collect();
+    let first = server.feed(id, &bytes, 1).unwrap();
+    assert_eq!(server.stats().dispatched, 2);
+    assert!(first < bytes.len());
+    let mut out = drain(&mut server, id);
+    assert_eq!(server.resume(id, 1), Ok(true));
+    out.extend(feed_all(&mut server, id, &bytes[first..], 1));
+    let expected: Vec<u8> = msgs.iter().flat_map(|m| server_frame(1, m)).collect();
+    assert_eq!(out, expected);
+    assert_eq!(server.stats().send_failed, 0);
+}
+
+#[test]
+fn the_largest_message_is_one_whose_echo_fits_the_transmit_buffer() {
+    // RX 4096, TX 4096: 4092 bytes plus a 4-byte header fill the transmit buffer exactly.
+    assert_eq!(Connection::<4096, 4096>::MAX_MESSAGE, 4092);
+    assert_eq!(Connection::<4096, 4112>::MAX_MESSAGE, 4096);
+    assert_eq!(Connection::<128, 256>::MAX_MESSAGE, 128);
+    assert_eq!(Connection::<512, 256>::MAX_MESSAGE, 252);
+    assert_eq!(Connection::<100_000, 70_000>::MAX_MESSAGE, 69_990);
+    assert_eq!(Connection::<100_000, 65_540>::MAX_MESSAGE, 65_535);
+    let mut g = gateway("/");
+    let mut server: Server<'_, 1, 4096, 4096> = Server::new(CONFIG);
+    server.bind(&mut g).unwrap();
+    let id = connect(&mut server, "/", 0);
+    let largest = echo_message(4092);
+    assert_eq!(
+        feed_all(&mut server, id, &text(&largest), 1),
+        server_frame(1, &largest)
+    );
+    let over = echo_message(4093);
+    assert_eq!(feed_all(&mut server, id, &text(&over), 2), fail_frame(1009));
+    assert_eq!(server.stats().closed_too_big, 1);
+}
+
+#[test]
+fn an_exception_that_does_not_fit_goes_without_its_data_or_closes_with_1011() {
+    let mut g: Gateway<(), 4> = Gateway::new("/", ());
+    g.on("fail", |_, _, _| Err(wsgate::HandlerError::Ws("nope")))
+        .unwrap();
+    g.on("fill", |_, cx, _| {
+        // Fills the transmit buffer with frames, then fails.
+        while cx.send_text(&"f".repeat(100)).is_ok() {}
+        Err(wsgate::HandlerError::Ws("nope"))
+    })
+    .unwrap();
+    let mut server: Server<'_, 1, 1024, 1024> = Server::new(CONFIG);
+    server.bind(&mut g).unwrap();
+    let id = connect(&mut server, "/", 0);
+    // The exception quoting 960 bytes of data would not fit 1,024 bytes: it goes without
+    // `cause.data`, as NestJS writes it for a message without data.
+    let data = "d".repeat(960);
+    let msg = format!(r#"{{"event":"fail","data":"{data}"}}"#);
+    let out = feed_all(&mut server, id, &text(msg.as_bytes()), 1);
+    assert_eq!(
+        parse_frames(&out)[0].text(),
+        r#"{"event":"exception","data":{"status":"error","message":"nope","cause":{"pattern":"fail"}}}"#
+    );
+    // A small one still quotes its data.
+    let out = feed_all(&mut server, id, &text(br#"{"event":"fail","data":[1]}"#), 1);
+    assert_eq!(
+        parse_frames(&out)[0].text(),
+        r#"{"event":"exception","data":{"status":"error","message":"nope","cause":{"pattern":"fail","data":[1]}}}"#
+    );
+    assert_eq!(server.stats().exceptions, 2);
+    // No room at all for the exception: the client is closed with 1011 and told why.
+    let out = feed_all(&mut server, id, &text(br#"{"event":"fill"}"#), 2);
+    let frames = parse_frames(&out);
+    assert_eq!(frames.len(), 11, "ten 100-byte frames, then the close");
+    let last = frames.last().unwrap();
+    assert_eq!(last.close_code(), Some(1011));
+    assert_eq!(last.close_reason(), "reply did not fit");
+    assert_eq!(server.stats().closed_no_room, 1);
+    assert_eq!(server.stats().exceptions, 3);
+}
+
+#[test]
+fn a_message_that_trickles_in_is_failed_with_1008_at_its_deadline() {
+    let mut g = gateway("/");
+    let mut server: Small<'_> = Server::new(Config {
+        timeouts: Timeouts {
+            message_ms: 3_000,
+            ..TIMEOUTS
+        },
+        ..CONFIG
+    });
+    server.bind(&mut g).unwrap();
+    let id = connect(&mut server, "/", 0);
+    assert_eq!(server.next_deadline(id), Some(5_000), "the ping timer only");
+    let msg = text(br#"{"event":"echo","data":1}"#);
+    // One byte a second: each resets the idle timer, none the message deadline.
+    for (t, b) in msg.iter().take(3).enumerate() {
+        let now = 1_000 + 1_000 * t as u64;
+        assert_eq!(server.feed(id, &[*b], now), Ok(1));
+        assert_eq!(server.next_deadline(id), Some(4_000));
+        server.poll(id, now);
+        assert!(drain(&mut server, id).is_empty());
+    }
+    server.poll(id, 3_999);
+    assert!(drain(&mut server, id).is_empty());
+    server.poll(id, 4_000);
+    assert_eq!(
+        drain(&mut server, id),
+        close_frame(1008, "message not received in time")
+    );
+    assert!(server.wants_close(id));
+    assert_eq!(server.stats().closed_message_timeout, 1);
+    drop(server);
+    assert_eq!(g.state().disconnects.len(), 1);
+    assert_eq!(g.state().disconnects[0].1, 1008);
+
+    // A message that completes in time clears the deadline; fragments and control frames in
+    // between do not restart it.
+    let mut g = gateway("/");
+    let mut server: Small<'_> = Server::new(Config {
+        timeouts: Timeouts {
+            message_ms: 3_000,
+            ..TIMEOUTS
+        },
+        ..CONFIG
+    });
+    server.bind(&mut g).unwrap();
+    let id = connect(&mut server, "/", 0);
+    let part = frame(false, OpCode::Text, br#"{"event":"echo","#);
+    assert_eq!(server.feed(id, &part, 100), Ok(part.len()));
+    let ping = frame(true, OpCode::Ping, b"p");
+    assert_eq!(server.feed(id, &ping, 2_000), Ok(ping.len()));
+    assert_eq!(server.next_deadline(id), Some(3_100));
+    let rest = frame(true, OpCode::Continuation, br#""data":2}"#);
+    assert_eq!(server.feed(id, &rest, 3_000), Ok(rest.len()));
+    assert_eq!(
+        server.next_deadline(id),
+        Some(8_000),
+        "the ping timer again"
+    );
+    let mut expected = server_frame(0xA, b"p");
+    expected.extend(server_frame(1, br#"{"event":"echo","data":2}"#));
+    assert_eq!(drain(&mut server, id), expected);
+    // 0 turns the deadline off.
+    let mut g = gateway("/");
+    let mut server: Small<'_> = Server::new(Config {
+        timeouts: Timeouts {
+            message_ms: 0,
+            ping_interval_ms: 0,
+            ..TIMEOUTS
+        },
+        ..CONFIG
+    });
+    server.bind(&mut g).unwrap();
+    let id = connect(&mut server, "/", 0);
+    assert_eq!(server.feed(id, &part[..1], 0), Ok(1));
+    assert_eq!(server.next_deadline(id), None);
+}
+
+#[test]
+fn each_address_holds_at_most_max_per_address_slots() {
+    let mut g = gateway("/");
+    let mut server: Server<'_, 4, 512, 512> = Server::new(Config {
+        max_per_address: 2,
+        ..CONFIG
+    });
+    server.bind(&mut g).unwrap();
+    let a: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+    let mapped: std::net::IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+    let first = server.accept_from(a, 0).unwrap();
+    server.accept_from(mapped, 0).unwrap();
+    assert_eq!(server.accept_from(a, 0), Err(Refused::PerAddress));
+    assert_eq!(
+        Refused::PerAddress.response(),
+        wsgate::protocol::http::TOO_MANY_FROM_ADDRESS_RESPONSE
+    );
+    assert_eq!(Refused::Full.response(), SERVER_FULL_RESPONSE);
+    // Another address, and an unknown one, are not affected; a full server is still 503.
+    server
+        .accept_from("2001:db8::1".parse().unwrap(), 0)
+        .unwrap();
+    server.accept(0).unwrap();
+    assert_eq!(
+        server.accept_from("192.0.2.8".parse().unwrap(), 0),
+        Err(Refused::Full)
+    );
+    // Releasing a slot lets the address in again.
+    server.release(first);
+    server.accept_from(a, 0).unwrap();
+    let st = server.stats();
+    assert_eq!((st.refused_per_address, st.refused_full), (1, 1));
+}
+
+#[test]
+fn a_bare_lf_in_the_head_is_answered_with_400_at_once() {
+    let mut g = gateway("/");
+    let mut server: Small<'_> = Server::new(CONFIG);
+    server.bind(&mut g).unwrap();
+    let id = server.accept(0).unwrap();
+    // The request line alone, ended by a bare LF: no need to wait for the blank line.
+    assert_eq!(server.feed(id, b"GET / HTTP/1.1\n", 1), Ok(15));
+    let reason = "bare LF in the request head: lines must end with CRLF";
+    let expected = format!(
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{reason}\n",
+        reason.len() + 1
+    );
+    assert_eq!(String::from_utf8(drain(&mut server, id)).unwrap(), expected);
+    assert!(server.wants_close(id));
+    assert_eq!(server.stats().http_400, 1);
+}
+
+#[test]
+fn an_absolute_form_target_is_routed_by_its_path() {
+    let mut g = gateway("/chat");
+    let mut server: Small<'_> = Server::new(CONFIG);
+    server.bind(&mut g).unwrap();
+    let id = server.accept(0).unwrap();
+    let req = upgrade_request("http://device.local:8080/chat?x=1", SAMPLE_KEY);
+    assert_eq!(server.feed(id, &req, 0), Ok(req.len()));
+    assert_eq!(drain(&mut server, id), SAMPLE_101);
+    let echo = br#"{"event":"echo","data":"hi"}"#;
+    assert_eq!(
+        feed_all(&mut server, id, &text(echo), 1),
+        server_frame(1, echo)
+    );
 }
