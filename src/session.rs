@@ -140,6 +140,10 @@ pub async fn run<H: Host, S: Socket>(
             if io.flush().await.is_err() {
                 break false;
             }
+            if pos < got {
+                // Input left for the next turn: the other tasks run first (see below).
+                embassy_futures::yield_now().await;
+            }
             // Then the input left over, a message that waited for room, or more output.
             continue;
         }
