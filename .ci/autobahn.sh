@@ -67,6 +67,17 @@ for p in "${profiles[@]}"; do
     echo "autobahn: $p echo server on 127.0.0.1:${port[$p]}"
 done
 
+# The 16 MiB server's buffers (4 slots of 16 MiB + 16 MiB) are built once, in their heap
+# allocation: resident memory at start must stay near them, not twice them (it was 265 MB
+# when the server was built on the stack and copied).
+buffers_kb=$(( 4 * 2 * (16 * 1024 + 1) ))
+rss_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/${server_pid[16mib]}/status")
+echo "autobahn: 16mib echo server resident at start: ${rss_kb} kB (buffers: ${buffers_kb} kB)"
+if [ "$rss_kb" -gt $(( buffers_kb * 3 / 2 )) ]; then
+    echo "autobahn: the 16 MiB echo server holds more than 1.5 times its buffers at start" >&2
+    exit 1
+fi
+
 # Both profiles in parallel: most of a run is the suite's own timers (cases 5.19, 5.20 and
 # 6.4.x wait about 1 s each), so two runs share two cores without slowing each other.
 # kosoku exits 1 when a case failed (the 4 KiB profile always has some); the verdicts are

@@ -100,7 +100,10 @@ impl Default for TokioOptions {
 struct Inner<const N: usize, const RX: usize, const TX: usize, const G: usize> {
     /// Itself, for the tasks it spawns.
     this: Weak<Self>,
-    server: RefCell<Server<'static, N, RX, TX, G>>,
+    /// Boxed on its own, built by one `Box::new` of a `const fn`'s value: the optimiser
+    /// then writes it straight into the allocation instead of building a copy on the stack
+    /// first (which doubled the resident memory of servers with large buffers).
+    server: Box<RefCell<Server<'static, N, RX, TX, G>>>,
     /// Each client's socket and loop state, by slot; `None` for a free slot.
     conns: RefCell<Vec<Option<Conn>>>,
     /// Slots the driver task has to look at (socket readiness, timers, frames queued by
@@ -157,12 +160,12 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> TokioServ
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let local_addr = listener.local_addr()?;
-        let server = Server::new(options.config);
+        let server = Box::new(RefCell::new(Server::new(options.config)));
         let ready = Arc::new(ReadyQueue::new(N));
         Ok(TokioServer {
             inner: Rc::new_cyclic(|this| Inner {
                 this: this.clone(),
-                server: RefCell::new(server),
+                server,
                 conns: RefCell::new((0..N).map(|_| None).collect()),
                 ready: ready.clone(),
                 wakers: (0..N)
