@@ -5,9 +5,12 @@
 //! them in one): each owns one `embassy_net::tcp::TcpSocket` and its buffers, accepts on the
 //! server's port, and runs the shared [`session`] loop on it. Run one more task than there
 //! are slots: a client beyond capacity then gets `503 Service Unavailable` instead of a TCP
-//! reset. Broadcasts and sends from other tasks go through the same mutex and wake the
-//! target's task through its signal, with the bounded-buffer policy of the core (a frame
-//! that does not fit a slow client's transmit buffer is dropped for it and counted).
+//! reset. Each client is accepted with its peer's address ([`Server::accept_from`]), so
+//! [`Config::max_per_address`] applies: a client from an address that holds that many slots
+//! already gets `429 Too Many Requests` the same way. Broadcasts and sends from other tasks
+//! go through the same mutex and wake the target's task through its signal, with the
+//! bounded-buffer policy of the core (a frame that does not fit a slow client's transmit
+//! buffer is dropped for it and counted).
 //!
 //! Nothing here allocates: the server, the signals and every buffer are sized at compile
 //! time and live in `static`s (`StaticCell`) or in the tasks. Time comes from `embassy-time`.
@@ -25,7 +28,7 @@
 //! static SERVER: StaticCell<Ws> = StaticCell::new();
 //! static EVENTS: StaticCell<Gateway<(), 8>> = StaticCell::new();
 //!
-//! #[embassy_executor::task(pool_size = 5)] // 4 slots + 1 that answers 503
+//! #[embassy_executor::task(pool_size = 5)] // 4 slots + 1 that answers refusals (503, 429)
 //! async fn ws_task(stack: Stack<'static>, server: &'static Ws) -> ! {
 //!     let (mut rx, mut tx) = ([0u8; 2048], [0u8; 2048]); // the TCP socket's buffers
 //!     let (mut rbuf, mut wbuf) = ([0u8; 1024], [0u8; 2048]); // the session's
@@ -47,12 +50,12 @@
 
 use crate::adapter::{ConnectCallback, DisconnectCallback, WebSocketAdapter};
 use crate::gateway::{Broadcast, ClientId, GatewayId, Service};
-use crate::protocol::http::SERVER_FULL_RESPONSE;
-use crate::server::{Config, Server, ServerError};
+use crate::server::{Config, Refused, Server, ServerError};
 use crate::session::{self, Host, Socket, Turn};
 use crate::stats::Stats;
 use core::cell::{Cell, RefCell};
 use core::future::poll_fn;
+use core::net::IpAddr;
 use core::pin::Pin;
 use core::task::Poll;
 use embassy_net::Stack;
@@ -84,7 +87,7 @@ pub struct EmbassyServer<
     shared: Mutex<M, RefCell<Shared<'static, N, RX, TX, G>>>,
     wakes: [Signal<M, ()>; N],
     port: u16,
-    /// Tasks currently answering a client beyond capacity with 503.
+    /// Tasks currently answering a refused client (503 or 429).
     refusing: Mutex<M, Cell<u16>>,
 }
 
@@ -192,6 +195,12 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
     /// One connection task: forever accept a client on the server's port with one socket,
     /// serve it until it leaves, and start again. `rx` and `tx` are the TCP socket's
     /// buffers, `rbuf` and `wbuf` the session's read and write buffers.
+    ///
+    /// The client is accepted with its peer's address ([`Server::accept_from`]). A refused
+    /// client gets [`Refused::response`] (503 when every slot is taken or the server is
+    /// closing, 429 past [`Config::max_per_address`]), then the socket is closed. At most
+    /// `N` tasks answer refusals at once (each lingers up to the close timeout for the
+    /// peer's FIN); beyond that a refused socket is reset at once.
     pub async fn run_slot(
         &self,
         stack: Stack<'_>,
@@ -209,14 +218,19 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
             // Small frames go out at once (the tokio transport sets TCP_NODELAY too).
             socket.0.set_nagle_enabled(false);
             let now = now_ms();
-            // The server refuses (and counts) when it is full or closing.
-            let accepted = self.locked(|s| s.server.accept(now));
+            // The server refuses (and counts) when it is full or closing, or when the peer's
+            // address holds its share of slots already.
+            let peer = socket.0.remote_endpoint().map(|ep| IpAddr::from(ep.addr));
+            let accepted = self.locked(|s| match peer {
+                Some(ip) => s.server.accept_from(ip, now),
+                None => s.server.accept(now),
+            });
             match accepted {
                 Ok(id) => {
                     debug!("client {} connected", id.as_u32());
                     session::run(self, id, &mut socket, rbuf, wbuf).await;
                 }
-                Err(_) => self.refuse(&mut socket, rbuf).await,
+                Err(refused) => self.refuse(refused, &mut socket, rbuf).await,
             }
             // A socket that closed both ways is done; any other state is cut with a reset
             // (the peer did not finish the close within the linger time, or vanished).
@@ -227,7 +241,9 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
         }
     }
 
-    async fn refuse(&self, socket: &mut WsSocket<'_>, rbuf: &mut [u8]) {
+    /// Answers a refused client with `refused`'s response and lingers, unless `N` tasks are
+    /// doing so already (then the caller resets the socket).
+    async fn refuse(&self, refused: Refused, socket: &mut WsSocket<'_>, rbuf: &mut [u8]) {
         let busy = self.refusing.lock(|c| {
             let n = c.get();
             c.set(n.saturating_add(1));
@@ -235,7 +251,7 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
         });
         if busy < N as u16 {
             use embedded_io_async::Write;
-            if socket.write_all(SERVER_FULL_RESPONSE).await.is_ok() {
+            if socket.write_all(refused.response()).await.is_ok() {
                 session::linger(self, socket, rbuf).await;
             }
         }
