@@ -21,16 +21,18 @@ mod events;
 #[path = "embassy_stack/harness.rs"]
 mod harness;
 
+use embassy_futures::join::join;
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
 use embassy_time::Timer;
+use embedded_io_async::Write;
 use harness::{EmbassyIo, Io, Net, WsClient, eventually};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 use support::{MASK, SAMPLE_101, close, echo_message, frame, text};
-use wsgate::connection::Timeouts;
+use wsgate::connection::{Connection, Timeouts};
 use wsgate::gateway::{ClientId, Gateway};
 use wsgate::protocol::frame::OpCode;
-use wsgate::protocol::http::SERVER_FULL_RESPONSE;
+use wsgate::protocol::http::{SERVER_FULL_RESPONSE, TOO_MANY_FROM_ADDRESS_RESPONSE};
 use wsgate::transport::embassy::EmbassyServer;
 use wsgate::{CloseCode, Config, WebSocketAdapter};
 
@@ -398,20 +400,24 @@ fn frame_header_split_across_tcp_segments() {
 
 #[test]
 fn message_over_the_limit_is_closed_with_1009() {
+    // With RX = 1024 and TX = 2048 the receive buffer is the limit: the echo of a 1024-byte
+    // message (a 1028-byte frame) fits the transmit buffer.
+    const MAX: usize = Connection::<1024, 2048>::MAX_MESSAGE;
+    assert_eq!(MAX, 1024);
     let st = harness::run(LIMIT, |net| async move {
         let (server, _) = shared_gateways::<2>(Config::DEFAULT);
         net.serve(server);
         let mut c = connect(&net, "/").await;
 
-        net.step("exactly RX bytes is fine");
-        let message = echo_message(1024);
+        net.step("exactly MAX_MESSAGE bytes is fine");
+        let message = echo_message(MAX);
         c.send(&text(&message)).await;
         let reply = c.frame().await;
         assert_eq!(reply.header, [0x81, 126, 0x04, 0x00]);
         assert_eq!(reply.payload, message);
 
-        net.step("RX + 1 bytes");
-        c.send(&text(&echo_message(1025))).await;
+        net.step("MAX_MESSAGE + 1 bytes");
+        c.send(&text(&echo_message(MAX + 1))).await;
         let f = c.frame().await;
         assert_eq!(f.header, [0x88, 17]);
         assert_eq!(f.close_code(), Some(1009));
@@ -441,6 +447,63 @@ fn message_over_the_limit_is_closed_with_1009() {
     assert_eq!(st.dispatched, 2);
     assert_eq!(st.closed_peer_gone, 0);
     assert_eq!(st.closed_by_peer, 1);
+}
+
+/// With RX = TX = 2048 the transmit buffer is the limit: the echo of a message must fit TX
+/// as one frame, so the largest message is 2048 - 4 (the 16-bit-length frame header).
+#[test]
+fn largest_message_is_bounded_by_the_transmit_buffer_too() {
+    type Big = EmbassyServer<NoopRawMutex, 1, 2048, 2048, 4>;
+    const MAX: usize = Connection::<2048, 2048>::MAX_MESSAGE;
+    assert_eq!(MAX, 2044);
+    let st = harness::run(LIMIT, |net| async move {
+        let mut server = Big::new(harness::PORT, Config::DEFAULT);
+        server
+            .bind_message_handlers(Box::leak(Box::new(events::events_gateway())))
+            .expect("room for /");
+        let server: &'static Big = Box::leak(Box::new(server));
+        net.serve(server);
+        let mut c = connect(&net, "/").await;
+
+        net.step("exactly MAX_MESSAGE bytes: its echo fills TX exactly");
+        let message = echo_message(MAX);
+        c.send(&text(&message)).await;
+        let reply = c.frame().await;
+        assert_eq!(reply.header, [0x81, 126, 0x07, 0xFC]);
+        assert_eq!(reply.payload, message);
+        assert_eq!(reply.header.len() + reply.payload.len(), 2048);
+
+        net.step("MAX_MESSAGE + 1 bytes");
+        c.send(&text(&echo_message(MAX + 1))).await;
+        let f = c.frame().await;
+        assert_eq!(f.header, [0x88, 17]);
+        assert_eq!(f.close_code(), Some(1009));
+        assert_eq!(f.close_reason(), "message too big");
+        assert_eq!(
+            c.rest().await,
+            b"",
+            "the server ends the connection after 1009"
+        );
+        c.shutdown().await;
+        eventually("the slot is released", || {
+            server.with_server(|s| s.client_count()) == 0
+        })
+        .await;
+
+        net.step("the one slot serves the next client");
+        let mut next = connect(&net, "/").await;
+        echo(&mut next, "next").await;
+        goodbye(&mut next).await;
+        server.stats()
+    });
+    assert_eq!(st.closed_too_big, 1);
+    assert_eq!(st.messages, 2);
+    assert_eq!(st.dispatched, 2);
+    assert_eq!(st.frames_sent, 2);
+    assert_eq!(st.send_failed, 0);
+    assert_eq!(st.exceptions, 0);
+    assert_eq!(st.closed_by_peer, 1);
+    assert_eq!(st.closed_peer_gone, 0);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -905,4 +968,262 @@ fn same_gateways_same_frames_on_embassy_and_tokio() {
     assert_eq!(show(&on_embassy), show(&expected_transcript()));
     assert_eq!(show(&on_tokio), show(&on_embassy));
     assert_eq!(on_tokio, on_embassy, "byte for byte");
+}
+
+// ---------------------------------------------------------------------------------------
+// 11. No client starves the others, and nothing is lost without a trace (issue 10)
+// ---------------------------------------------------------------------------------------
+
+/// A message no handler answers: the flooder sends it over and over.
+const NOPE: &[u8] = br#"{"event":"nope"}"#;
+/// `NOPE` frames per write of the flooder.
+const FLOOD_BATCH: usize = 200;
+/// The flooder gives up after this many batches (about 8.4 MiB), so a server that serves no
+/// one else while it floods fails the test instead of hanging it.
+const FLOOD_BATCHES: usize = 2_000;
+
+/// One client streams messages that need no answer, as fast as its socket takes them. While
+/// it does, another client's `echo` is answered and a new client upgrades and is answered
+/// too: the flooder's turns end after its share, and the other tasks run between them.
+#[test]
+fn a_flooding_client_does_not_starve_the_others() {
+    let (st, nopes) = harness::run(Duration::from_secs(30), |net| async move {
+        let (server, _) = shared_gateways::<3>(Config::DEFAULT);
+        net.serve(server);
+        let mut other = connect(&net, "/").await;
+        let mut flooder = connect(&net, "/").await;
+
+        let batch: Vec<u8> = (0..FLOOD_BATCH).flat_map(|_| text(NOPE)).collect();
+        assert_eq!(batch.len(), FLOOD_BATCH * (6 + NOPE.len()));
+        // Batches written in full; the flood is over once this reaches FLOOD_BATCHES.
+        let written = Cell::new(0usize);
+        let stop = Cell::new(false);
+        let flood = async {
+            while !stop.get() && written.get() < FLOOD_BATCHES {
+                flooder.io.write_all(&batch).await.expect("flood write");
+                written.set(written.get() + 1);
+            }
+        };
+        let still_flooding = || written.get() < FLOOD_BATCHES;
+        let meanwhile = async {
+            net.step("the flood starts");
+            eventually("the flooder wrote 64 KiB", || {
+                written.get() * batch.len() >= 64 << 10
+            })
+            .await;
+            eventually("the server drops the flood's messages", || {
+                server.stats().dropped_unknown_event > 0
+            })
+            .await;
+
+            net.step("an echo during the flood");
+            echo(&mut other, "during the flood").await;
+            assert!(still_flooding(), "the echo came only after the flood ended");
+
+            net.step("a new client during the flood");
+            let mut late = connect(&net, "/").await;
+            echo(&mut late, "late").await;
+            assert!(
+                still_flooding(),
+                "the new client was served only after the flood"
+            );
+            echo(&mut other, "again").await;
+            assert!(
+                still_flooding(),
+                "the second echo came only after the flood ended"
+            );
+            stop.set(true);
+            late
+        };
+        let ((), mut late) = join(flood, meanwhile).await;
+
+        net.step("the flooder says goodbye after its last batch");
+        // The server reads every byte of the flood before the close frame.
+        goodbye(&mut flooder).await;
+        goodbye(&mut other).await;
+        goodbye(&mut late).await;
+        eventually("every slot is released", || {
+            server.with_server(|s| s.client_count()) == 0
+        })
+        .await;
+        (server.stats(), written.get() * FLOOD_BATCH)
+    });
+    assert!(nopes > 0);
+    assert_eq!(st.dropped_unknown_event as usize, nopes);
+    assert_eq!(st.messages as usize, nopes + 3);
+    assert_eq!(st.dispatched, 3);
+    assert_eq!(st.frames_sent, 3);
+    assert_eq!(st.upgraded, 3);
+    assert_eq!(st.closed_by_peer, 3);
+    assert_eq!(st.closed_protocol_error, 0);
+    assert_eq!(st.send_failed, 0);
+}
+
+/// A client that trickles a frame in, one byte every 100 ms, keeps its idle timer fresh
+/// (the ping interval is shorter than the message deadline), but not the message deadline:
+/// 300 ms after the frame's first byte it gets 1008, and its one slot serves the next client.
+#[test]
+fn a_trickled_message_gets_1008_at_its_deadline() {
+    let st = harness::run(LIMIT, |net| async move {
+        let (server, _) = shared_gateways::<1>(Config {
+            timeouts: Timeouts {
+                ping_interval_ms: 250,
+                // A ping (if the trickle ever paused that long) must not end the connection
+                // before the message deadline does.
+                pong_timeout_ms: 1_000,
+                message_ms: 300,
+                ..QUICK
+            },
+            ..Config::DEFAULT
+        });
+        net.serve(server);
+        let mut c = connect(&net, "/").await;
+        echo(&mut c, "before").await;
+
+        net.step("trickling a frame in");
+        let bytes = text(&echo_message(100));
+        // 106 bytes at 100 ms each would take 10 s: the deadline comes long before.
+        for b in bytes.chunks(1) {
+            if server.stats().closed_message_timeout > 0 {
+                break;
+            }
+            // The server may already have closed: a failed write ends the trickle too.
+            if c.io.write_all(b).await.is_err() || c.io.flush().await.is_err() {
+                break;
+            }
+            Timer::after_millis(100).await;
+        }
+        net.step("the 1008");
+        let mut f = c.frame().await;
+        if f.opcode == OpCode::Ping {
+            // Only if the trickle stalled past the ping interval (a loaded machine).
+            f = c.frame().await;
+        }
+        assert_eq!(f.header, [0x88, 30]);
+        assert_eq!(f.close_code(), Some(1008));
+        assert_eq!(f.close_reason(), "message not received in time");
+        assert_eq!(
+            c.rest().await,
+            b"",
+            "the server ends the connection after 1008"
+        );
+        c.shutdown().await;
+        eventually("the slot is released", || {
+            server.with_server(|s| s.client_count()) == 0
+        })
+        .await;
+
+        net.step("the one slot serves the next client");
+        let mut next = connect(&net, "/").await;
+        echo(&mut next, "next").await;
+        goodbye(&mut next).await;
+        server.stats()
+    });
+    assert_eq!(st.closed_message_timeout, 1);
+    assert_eq!(st.closed_idle, 0);
+    assert_eq!(st.upgraded, 2);
+    assert_eq!(st.messages, 2);
+    assert_eq!(st.dispatched, 2);
+    assert_eq!(st.closed_by_peer, 1);
+    assert_eq!(st.refused_full, 0);
+}
+
+/// Every client of the harness comes from 10.42.0.2. With `max_per_address: 2` and three
+/// slots, the third connection gets 429 (not 503: a slot is free) and is closed; the first
+/// two are served, and when one leaves the address may connect again.
+#[test]
+fn a_third_client_from_one_address_gets_429() {
+    let st = harness::run(LIMIT, |net| async move {
+        let (server, _) = shared_gateways::<3>(Config {
+            max_per_address: 2,
+            ..Config::DEFAULT
+        });
+        net.serve(server);
+        let mut a = connect(&net, "/").await;
+        let mut b = connect(&net, "/").await;
+
+        net.step("the third client from 10.42.0.2");
+        let mut c = WsClient::new(net.dial().await);
+        c.send(&harness::upgrade_request("/", None)).await;
+        let refused = c.rest().await;
+        assert_eq!(
+            String::from_utf8_lossy(&refused),
+            "HTTP/1.1 429 Too Many Requests\r\n\
+             Retry-After: 1\r\n\
+             Content-Type: text/plain; charset=utf-8\r\n\
+             Content-Length: 39\r\n\
+             Connection: close\r\n\
+             \r\n\
+             too many connections from this address\n"
+        );
+        assert_eq!(refused, TOO_MANY_FROM_ADDRESS_RESPONSE);
+        c.shutdown().await;
+        assert_eq!(server.client_count(), 2, "a slot is still free");
+
+        net.step("the first two are still served");
+        echo(&mut a, "a").await;
+        echo(&mut b, "b").await;
+
+        net.step("one leaves: the address may connect again");
+        goodbye(&mut a).await;
+        eventually("a's slot is released", || server.client_count() == 1).await;
+        let mut d = connect(&net, "/").await;
+        echo(&mut d, "d").await;
+        goodbye(&mut b).await;
+        goodbye(&mut d).await;
+        // The 429 ends with FINs both ways, not a reset.
+        Timer::after_millis(50).await;
+        assert_eq!(net.server_resets(), 0, "TCP resets from the server");
+        server.stats()
+    });
+    assert_eq!(st.refused_per_address, 1);
+    assert_eq!(st.refused_full, 0);
+    assert_eq!(st.accepted, 3);
+    assert_eq!(st.upgraded, 3);
+    assert_eq!(st.closed_by_peer, 3);
+}
+
+/// Six 700-byte echoes in one write: their replies (6 × 704 bytes) are twice the 2 KiB
+/// transmit buffer. The messages whose replies do not fit wait for room instead of being
+/// dropped: every reply comes, exactly, in order.
+#[test]
+fn a_burst_of_replies_larger_than_tx_loses_none() {
+    const COUNT: usize = 6;
+    const LEN: usize = 700;
+    let st = harness::run(LIMIT, |net| async move {
+        let (server, _) = shared_gateways::<2>(Config::DEFAULT);
+        net.serve(server);
+        let mut c = connect(&net, "/").await;
+
+        let messages: Vec<Vec<u8>> = (0..COUNT)
+            .map(|i| {
+                let mut m = echo_message(LEN);
+                // `{"event":"echo","data":"` is 24 bytes: number the messages.
+                m[24] = b'0' + i as u8;
+                m
+            })
+            .collect();
+        let burst: Vec<u8> = messages.iter().flat_map(|m| text(m)).collect();
+        // The replies overflow TX twice over (checked at compile time).
+        const { assert!(COUNT * (LEN + 4) > 2 * 2048) };
+
+        net.step("the burst, in one write");
+        c.send(&burst).await;
+        for (i, m) in messages.iter().enumerate() {
+            net.step(&format!("reply {i}"));
+            let reply = c.frame().await;
+            assert_eq!(reply.header, [0x81, 126, 0x02, 0xBC], "reply {i}");
+            assert!(reply.payload == *m, "reply {i}, exactly");
+        }
+        echo(&mut c, "nothing else came").await;
+        goodbye(&mut c).await;
+        server.stats()
+    });
+    assert_eq!(st.messages as usize, COUNT + 1);
+    assert_eq!(st.dispatched as usize, COUNT + 1);
+    assert_eq!(st.frames_sent as usize, COUNT + 1);
+    assert_eq!(st.send_failed, 0);
+    assert_eq!(st.closed_no_room, 0);
+    assert_eq!(st.exceptions, 0);
+    assert_eq!(st.dropped(), 0);
 }
