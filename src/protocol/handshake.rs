@@ -503,21 +503,29 @@ impl<'a> Scanner<'a> {
 /// `https`, `ws` and `wss`, scheme case-insensitive), whose authority is dropped (a path
 /// left empty is `""`, read as `/`). `None` for anything else (`*`, other schemes).
 fn origin_form(target: &str) -> Option<&str> {
-    if target.starts_with('/') {
+    let bytes = target.as_bytes();
+    if bytes.first() == Some(&b'/') {
         return Some(target);
     }
-    let (scheme, rest) = target.split_once("://")?;
-    if !["http", "https", "ws", "wss"]
+    // Byte by byte rather than with `str` patterns: this is firmware code, kept small.
+    let colon = bytes.iter().position(|&b| b == b':')?;
+    let scheme = bytes.get(..colon)?;
+    let known = [&b"http"[..], b"https", b"ws", b"wss"]
         .iter()
-        .any(|s| s.eq_ignore_ascii_case(scheme))
-    {
+        .any(|s| s.eq_ignore_ascii_case(scheme));
+    if !known || bytes.get(colon + 1..colon + 3) != Some(b"//") {
         return None;
     }
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    if authority_end == 0 {
+    let authority = colon + 3;
+    let end = bytes
+        .iter()
+        .skip(authority)
+        .position(|&b| b == b'/' || b == b'?')
+        .map_or(bytes.len(), |n| authority + n);
+    if end == authority {
         return None;
     }
-    rest.get(authority_end..)
+    target.get(end..)
 }
 
 /// `true` if `key` is the strict base64 of exactly 16 bytes (RFC 6455 §4.2.1 item 5), as
