@@ -1181,7 +1181,10 @@ fn truncate_utf8(s: &str, max: usize) -> &str {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod size_tests {
     use super::*;
 
     /// Connection state beyond its three buffers (`RX`, `TX`, the 125-byte control buffer).
