@@ -4,7 +4,11 @@
 //! the JSON envelope). This is what protocol conformance suites (Autobahn, kosoku) drive.
 //!
 //! `cargo run --release --example echo_server -- --port 9001` (a 16 MiB message limit), or
-//! `-- --small` for the 4 KiB profile of a microcontroller.
+//! `-- --small` for the 4 KiB profile of a microcontroller. At start it raises its open-file
+//! soft limit to the hard limit (a one-line warning when it cannot).
+
+#[path = "shared/limits.rs"]
+mod limits;
 
 use std::net::{IpAddr, SocketAddr};
 use wsgate::gateway::{Context, Service};
@@ -58,6 +62,7 @@ async fn serve<const RX: usize, const TX: usize>(addr: SocketAddr) -> std::io::R
 const LARGE: usize = 16 * 1024 * 1024;
 
 fn main() -> std::io::Result<()> {
+    limits::raise_open_file_limit();
     let host: IpAddr = arg("--host")
         .and_then(|h| h.parse().ok())
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));

@@ -11,10 +11,18 @@
 //!
 //! Run: `cargo run --example events_server` then open <http://127.0.0.1:8080/>.
 //! Options: `--host 0.0.0.0` to listen on every interface, `--port N` (`0` picks a free port;
-//! the lines printed at start show the address).
+//! the lines printed at start show the address), `--max-per-address N` to accept at most `N`
+//! connections at once from one remote address (more get `429 Too Many Requests`; default 0,
+//! no limit, as clients behind one NAT or proxy share an address).
+//!
+//! At start it raises its open-file soft limit to the hard limit (a one-line warning when it
+//! cannot).
 
 #[path = "shared/events.rs"]
 mod events;
+
+#[path = "shared/limits.rs"]
+mod limits;
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -39,15 +47,20 @@ fn arg(name: &str) -> Option<String> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
+    limits::raise_open_file_limit();
     let host: IpAddr = arg("--host")
         .and_then(|h| h.parse().ok())
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let port: u16 = arg("--port").and_then(|p| p.parse().ok()).unwrap_or(8080);
+    let max_per_address: u16 = arg("--max-per-address")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
 
     let options = TokioOptions {
         host,
         config: Config {
             pages: events::PAGES,
+            max_per_address,
             ..Config::DEFAULT
         },
         ..TokioOptions::default()
