@@ -9,6 +9,14 @@
 //!   clean exit.
 //! - `c_server_shutdown`: the same server with raw TCP clients (no peers needed): on SIGTERM
 //!   an open client gets the exact 1001 close frame, one still in its handshake the 503.
+//! - `c_server_backpressure`: a client that writes 7.6 MB before reading gets every reply.
+//! - `c_server_identity_null_sends_nothing`: `identity` with `"data":null` sends no frame.
+//! - `c_server_feeds_held_input_at_once`, `c_server_flood_does_not_starve_others`: the event
+//!   loop gives every client one turn per pass and never sleeps on input it holds (issue 10).
+//!
+//! The per-message deadline (`message_timeout_ms`, 1008) is not tested against this server:
+//! it uses the default of 10 s, too long to wait for here; `tests/c/test_api.c` covers it
+//! through `wsgate_poll`, and `tests/ffi.rs` from Rust.
 //!
 //! The library is built once per run by a nested `cargo rustc` into `target/c/`, a target
 //! directory of its own, so it never waits on the lock of the build that runs this test.
@@ -26,8 +34,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
+use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -404,4 +413,222 @@ fn c_server_backpressure() {
         .join()
         .expect("sender thread")
         .expect("send every message");
+}
+
+/// The upgrade request of the raw clients below (the RFC 6455 sample key).
+const UPGRADE: &[u8] =
+    b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+/// A raw client on `/`, upgraded: the exact 101 checked.
+fn upgraded_client(port: u16) -> TcpStream {
+    let mut stream = raw_client(port);
+    stream.write_all(UPGRADE).expect("send the upgrade");
+    let head = read_until(&mut stream, b"\r\n\r\n", 4096);
+    assert_eq!(
+        String::from_utf8_lossy(&head),
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+    );
+    stream
+}
+
+/// A masked client text frame holding `text` (shorter than 126 bytes).
+fn text_frame(text: &str) -> Vec<u8> {
+    assert!(text.len() < 126, "a short frame only");
+    let mask = [0x11u8, 0x22, 0x33, 0x44];
+    let mut frame = vec![0x81, 0x80 | text.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(text.bytes().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
+    frame
+}
+
+/// Closes the clients' sockets, stops the server with SIGTERM and returns its last line,
+/// `bye: A accepted, U upgraded, M messages, D dispatched, F frames sent`.
+fn bye(mut server: Server, clients: Vec<TcpStream>) -> String {
+    let mut left = 0;
+    let n = clients.len();
+    drop(clients);
+    // Each client's end is seen (1006) before the signal: the server exits at once then.
+    while left < n {
+        left += usize::from(
+            server
+                .wait_for_line("client ", Duration::from_secs(10))
+                .contains(" left with 1006"),
+        );
+    }
+    server.terminate();
+    server.assert_exits_cleanly(Duration::from_secs(10));
+    let log = server.log();
+    log.lines()
+        .find(|l| l.starts_with("bye: "))
+        .unwrap_or_else(|| panic!("no bye line:\n{log}"))
+        .to_string()
+}
+
+/// Reads one server frame (at most 125 bytes of payload): its first byte and its payload.
+/// Fails on a read error or the socket's timeout.
+fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
+    let mut head = [0u8; 2];
+    stream.read_exact(&mut head).expect("a frame's head");
+    assert!(
+        head[1] < 126,
+        "a short unmasked frame expected, head {head:?}"
+    );
+    let mut payload = vec![0u8; usize::from(head[1])];
+    stream.read_exact(&mut payload).expect("a frame's payload");
+    (head[0], payload)
+}
+
+/// NestJS sends nothing for a handler that returns null: `identity` with `"data":null`
+/// gives no frame, so the first frame after it is the next message's answer.
+#[test]
+fn c_server_identity_null_sends_nothing() {
+    let server = Server::start();
+    let mut client = upgraded_client(server.port);
+    let mut out = text_frame(r#"{"event":"identity","data":null}"#);
+    out.extend(text_frame(r#"{"event":"identity"}"#));
+    out.extend(text_frame(r#"{"event":"echo","data":"after"}"#));
+    out.extend(text_frame(r#"{"event":"identity","data":[null]}"#));
+    client.write_all(&out).expect("send");
+    let (b0, payload) = read_frame(&mut client);
+    assert_eq!(
+        (b0, String::from_utf8_lossy(&payload).into_owned()),
+        (0x81, r#"{"event":"echo","data":"after"}"#.to_string()),
+        "the first frame after identity null\n{}",
+        server.log()
+    );
+    let (b0, payload) = read_frame(&mut client);
+    assert_eq!((b0, payload), (0x81, b"[null]".to_vec()));
+    assert_eq!(
+        bye(server, vec![client]),
+        "bye: 1 accepted, 1 upgraded, 4 messages, 4 dispatched, 2 frames sent"
+    );
+}
+
+/// A client whose one write holds many more messages than a turn (16) dispatches: the rest
+/// of its input is fed on the next passes of the event loop at once, not when a timer or
+/// another socket wakes poll() up (the first timer is the ping, 30 s away; the read below
+/// gives up after 10 s). Unknown events get no answer, so only the echo at the end does.
+#[test]
+fn c_server_feeds_held_input_at_once() {
+    let server = Server::start();
+    let mut client = upgraded_client(server.port);
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    let unknown = text_frame(r#"{"event":"nobody","data":1}"#);
+    let mut out = unknown.repeat(25); // 25 x 33 bytes: within the server's 1024-byte read
+    out.extend(text_frame(r#"{"event":"echo","data":"last"}"#));
+    assert!(out.len() < 1024);
+    client.write_all(&out).expect("send");
+    let (b0, payload) = read_frame(&mut client);
+    assert_eq!(
+        (b0, String::from_utf8_lossy(&payload).into_owned()),
+        (0x81, r#"{"event":"echo","data":"last"}"#.to_string()),
+        "{}",
+        server.log()
+    );
+}
+
+/// One client streams unknown events as fast as it can (each is dispatched to nothing, so
+/// the server never has to write to it); another client's echoes are answered while the
+/// flood is still going. Then the flooder stops, and its own echo is answered after the
+/// whole flood: nothing of it was lost or reordered.
+#[test]
+fn c_server_flood_does_not_starve_others() {
+    /// The flood stops by itself after this many bytes (or 60 s), so a bug fails the
+    /// test instead of running forever.
+    const CAP: u64 = 512 << 20;
+    let server = Server::start();
+    let mut flooder = upgraded_client(server.port);
+    let flood_frame = text_frame(r#"{"event":"nobody","data":"flood"}"#);
+    let mut other = upgraded_client(server.port);
+    other
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicU64::new(0));
+    let mut writer = flooder.try_clone().expect("clone the socket");
+    writer
+        .set_write_timeout(Some(Duration::from_secs(30)))
+        .expect("write timeout");
+    let flood = {
+        let flood_frame = flood_frame.clone();
+        let stop = Arc::clone(&stop);
+        let written = Arc::clone(&written);
+        thread::spawn(move || -> Result<bool, String> {
+            let chunk = flood_frame.repeat(512);
+            let end = Instant::now() + Duration::from_secs(60);
+            while !stop.load(Ordering::SeqCst) {
+                if written.load(Ordering::SeqCst) >= CAP || Instant::now() > end {
+                    return Ok(false); // ran out: stopped by itself
+                }
+                writer
+                    .write_all(&chunk)
+                    .map_err(|e| format!("flooding: {e}"))?;
+                written.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+            }
+            Ok(true) // stopped by the test
+        })
+    };
+    // Let the flood get going: 1 MB written (the server reads it 1 KiB at a time).
+    let start = Instant::now();
+    while written.load(Ordering::SeqCst) < 1 << 20 {
+        assert!(
+            !flood.is_finished() && start.elapsed() < Duration::from_secs(30),
+            "the flood did not get going\n{}",
+            server.log()
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+    for i in 0..20 {
+        other
+            .write_all(&text_frame(&format!(r#"{{"event":"echo","data":{i}}}"#)))
+            .expect("send an echo");
+        let (b0, payload) = read_frame(&mut other);
+        assert_eq!(
+            (b0, String::from_utf8_lossy(&payload).into_owned()),
+            (0x81, format!(r#"{{"event":"echo","data":{i}}}"#)),
+            "echo {i} during the flood\n{}",
+            server.log()
+        );
+    }
+    // Answered while the flood was still going: the flooder has not run out by itself.
+    assert!(
+        !flood.is_finished(),
+        "the flood ended before the other client's echoes were answered"
+    );
+    stop.store(true, Ordering::SeqCst);
+    let stopped_by_us = flood
+        .join()
+        .expect("flood thread")
+        .unwrap_or_else(|e| panic!("{e}\n{}", server.log()));
+    assert!(
+        stopped_by_us,
+        "the flood ran out before the echoes were answered"
+    );
+
+    // The flooder's echo comes after everything it sent: the first frame it gets.
+    flooder
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    flooder
+        .write_all(&text_frame(r#"{"event":"echo","data":"done"}"#))
+        .expect("send the flooder's echo");
+    let (b0, payload) = read_frame(&mut flooder);
+    assert_eq!(
+        (b0, payload),
+        (0x81, br#"{"event":"echo","data":"done"}"#.to_vec())
+    );
+    // Every message of the flood was received and counted; 21 echoes were answered.
+    let flooded = written.load(Ordering::SeqCst) / flood_frame.len() as u64;
+    assert_eq!(
+        bye(server, vec![flooder, other]),
+        format!(
+            "bye: 2 accepted, 2 upgraded, {} messages, 21 dispatched, 21 frames sent",
+            flooded + 21
+        )
+    );
 }

@@ -5,7 +5,7 @@
  *
  *   ws://127.0.0.1:PORT/       events   -> {"event":"events","data":1}, ...2}, ...3}
  *                              echo     -> {"event":"echo","data":<data>}
- *                              identity -> <data>, as it is
+ *                              identity -> <data>, as it is (nothing for no data or null)
  *                              fail     -> NestJS's exception frame, message "nope"
  *   ws://127.0.0.1:PORT/chat   message  -> {"event":"message","data":<data>} to every chat client
  *                              leave    -> closes the socket with 4000
@@ -13,8 +13,15 @@
  * wsgate does no I/O of its own. This program owns the sockets and the clock: it reads bytes
  * and hands them to wsgate_feed(), which runs the handlers; it writes out what
  * wsgate_output() holds; it asks wsgate_next_deadline() when the timers (handshake timeout,
- * pings, close timeout) need wsgate_poll(). The server lives in one static array: there is
- * no malloc anywhere.
+ * pings, message and close timeouts) need wsgate_poll(). The server lives in one static
+ * array: there is no malloc anywhere.
+ *
+ * Fairness: one wsgate_feed() call is one turn of that client (at most `messages_per_turn`
+ * messages, 16 by default). Each pass of the event loop gives every connection at most one
+ * turn, writing output out before and after it, so a client streaming messages cannot keep
+ * the others waiting. Input a turn left unfed is fed on the next pass without waiting for
+ * the socket (poll() does not sleep while a connection holds some), and so is a message
+ * that waited for transmit room.
  *
  * Build (the library first, then this file; see examples/c/Makefile):
  *
@@ -63,6 +70,8 @@ struct conn {
     size_t in_off;
     size_t in_len;
     bool blocked;     /* the socket's send buffer is full: wait for POLLOUT */
+    bool again;       /* the last turn queued output: a message may wait for transmit room,
+                       * so feed again (even with no input) on the next pass */
 };
 static struct conn conns[WSGATE_MAX_CLIENTS];
 
@@ -150,13 +159,15 @@ static int32_t on_echo(wsgate_ctx *ctx, const char *event, size_t event_len, con
     return wsgate_reply(ctx, "echo", data, len);
 }
 
-/* `identity` answers the data itself, as a NestJS handler returning a plain value does. */
+/* `identity` answers the data itself, as a NestJS handler returning a plain value does. A
+ * handler returning undefined or null sends nothing in NestJS, so neither no data nor
+ * `"data":null` gives a frame. */
 static int32_t on_identity(wsgate_ctx *ctx, const char *event, size_t event_len, const uint8_t *data, size_t len, void *user)
 {
     (void)event;
     (void)event_len;
     (void)user;
-    if (data == NULL)
+    if (data == NULL || (len == 4 && memcmp(data, "null", 4) == 0))
         return 0; /* no value, no frame */
     return wsgate_reply_json(ctx, data, len);
 }
@@ -212,8 +223,14 @@ static void on_disconnect(uint32_t client, uint16_t code, void *user)
 static void create_server(void)
 {
     uint32_t root, chat;
+    /* The defaults (wsgate_config_default): 16 messages per turn, a message within 10 s, and
+     * no limit of slots per address (max_per_address 0). A server open to many hosts would
+     * set max_per_address (say 2) so that one address cannot take every slot; the tests of
+     * this example open several clients from 127.0.0.1, so it stays off here. */
+    wsgate_config config;
+    check("wsgate_config_default", wsgate_config_default(&config));
     check("wsgate_create",
-          wsgate_create(server_memory, sizeof server_memory, NULL, &server));
+          wsgate_create(server_memory, sizeof server_memory, &config, &server));
     check("wsgate_add_gateway /", wsgate_add_gateway(server, "/", &root));
     check("wsgate_add_gateway /chat", wsgate_add_gateway(server, "/chat", &chat));
     check("bind events", wsgate_bind_message_handler(server, root, "events", on_events, NULL));
@@ -249,44 +266,67 @@ static void drop_conn(struct conn *c)
     wsgate_release(server, c->id);
 }
 
-/* Writes out what wsgate holds for this client, then feeds it whatever input it had no room
- * for before (and, with none left, an empty feed: a message that waited for transmit room
- * is dispatched then). Repeats while that gives more to write. Closes the connection when
- * wsgate wants it closed or the socket fails. */
-static void drive(struct conn *c)
+/* Writes out what wsgate holds for this client. False when the socket failed (the
+ * connection is dropped then); `blocked` says whether some output is still waiting. */
+static bool write_out(struct conn *c)
 {
-    for (;;) {
-        const uint8_t *out;
-        size_t len;
-        check("wsgate_output", wsgate_output(server, c->id, &out, &len));
-        while (len > 0) {
-            ssize_t n = send(c->fd, out, len, MSG_NOSIGNAL);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                c->blocked = true; /* poll() says when there is room again */
-                goto done;
-            }
-            if (n < 0) {
-                drop_conn(c);
-                return;
-            }
-            check("wsgate_consume", wsgate_consume(server, c->id, (size_t)n));
-            check("wsgate_output", wsgate_output(server, c->id, &out, &len));
+    const uint8_t *out;
+    size_t len;
+    check("wsgate_output", wsgate_output(server, c->id, &out, &len));
+    while (len > 0) {
+        ssize_t n = send(c->fd, out, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->blocked = true; /* poll() says when there is room again */
+            return true;
         }
-        c->blocked = false;
-
-        size_t used = 0;
-        check("wsgate_feed", wsgate_feed(server, c->id, c->in + c->in_off,
-                                         c->in_len - c->in_off, now_ms(), &used));
-        c->in_off += used;
-        if (c->in_off == c->in_len)
-            c->in_off = c->in_len = 0;
+        if (n < 0) {
+            drop_conn(c);
+            return false;
+        }
+        check("wsgate_consume", wsgate_consume(server, c->id, (size_t)n));
         check("wsgate_output", wsgate_output(server, c->id, &out, &len));
-        if (len == 0)
-            break;
     }
-done:
+    c->blocked = false;
+    return true;
+}
+
+/* True when this connection has work without waiting for its socket or a timer: input
+ * wsgate has not taken yet, or a message that may wait for transmit room. */
+static bool has_work(const struct conn *c)
+{
+    return c->fd >= 0 && !c->blocked && (c->in_off < c->in_len || c->again);
+}
+
+/* One turn of this client: writes out what wsgate holds for it, then (unless the socket is
+ * full) feeds it once: the input it has not taken yet, or nothing (a message that waited for
+ * transmit room is dispatched then), and writes out what that queued. wsgate_feed stops
+ * after `messages_per_turn` messages, so what it did not take waits for the next pass of the
+ * event loop, after every other client had its turn. */
+static void take_turn(struct conn *c)
+{
+    if (!write_out(c) || c->blocked)
+        return;
+    size_t given = c->in_len - c->in_off, used = 0;
+    check("wsgate_feed",
+          wsgate_feed(server, c->id, c->in + c->in_off, given, now_ms(), &used));
+    c->in_off += used;
+    if (c->in_off == c->in_len)
+        c->in_off = c->in_len = 0;
+    const uint8_t *out;
+    size_t len;
+    check("wsgate_output", wsgate_output(server, c->id, &out, &len));
+    c->again = len > 0;
+    write_out(c);
+}
+
+/* After every client's turn (a turn may queue frames for others: broadcasts): writes out
+ * what is left and closes the connection when wsgate wants it closed. */
+static void finish_pass(struct conn *c)
+{
+    if (!write_out(c))
+        return;
     if (wsgate_wants_close(server, c->id) == 1)
         drop_conn(c);
 }
@@ -313,7 +353,9 @@ static bool read_conn(struct conn *c)
 static void accept_all(int listener)
 {
     for (;;) {
-        int fd = accept(listener, NULL, NULL);
+        struct sockaddr_storage peer;
+        socklen_t peer_len = sizeof peer;
+        int fd = accept(listener, (struct sockaddr *)&peer, &peer_len);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
@@ -323,18 +365,29 @@ static void accept_all(int listener)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         set_nonblocking(fd);
 
+        /* The peer's address, network byte order, for the per-address limit. */
         uint32_t id;
-        int32_t rc = wsgate_accept(server, now_ms(), &id);
-        if (rc == WSGATE_ERR_FULL || rc == WSGATE_ERR_CLOSED) {
-            /* No slot: answer 503 and hang up (best effort; the socket is fresh and empty). */
+        int32_t rc;
+        if (peer.ss_family == AF_INET) {
+            const struct sockaddr_in *v4 = (const struct sockaddr_in *)&peer;
+            rc = wsgate_accept_from(server, (const uint8_t *)&v4->sin_addr, 4, now_ms(), &id);
+        } else if (peer.ss_family == AF_INET6) {
+            const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&peer;
+            rc = wsgate_accept_from(server, v6->sin6_addr.s6_addr, 16, now_ms(), &id);
+        } else {
+            rc = wsgate_accept(server, now_ms(), &id); /* an address wsgate does not know */
+        }
+        if (rc == WSGATE_ERR_FULL || rc == WSGATE_ERR_CLOSED || rc == WSGATE_ERR_PER_ADDRESS) {
+            /* No slot (503), or too many from this address (429): answer and hang up (best
+             * effort; the socket is fresh and empty). */
             size_t len;
-            const uint8_t *bytes = wsgate_full_response(&len);
+            const uint8_t *bytes = wsgate_refusal_response(rc, &len);
             ssize_t n = send(fd, bytes, len, MSG_NOSIGNAL);
             (void)n;
             close(fd);
             continue;
         }
-        check("wsgate_accept", rc);
+        check("wsgate_accept_from", rc);
         /* wsgate gave a slot, so one of ours is free too (both count WSGATE_MAX_CLIENTS). */
         size_t i = 0;
         while (i < WSGATE_MAX_CLIENTS && conns[i].fd >= 0)
@@ -406,6 +459,7 @@ int main(int argc, char **argv)
     while (!closing || open_connections() > 0) {
         /* What to wait for: the signal pipe, new connections, and each client's socket
          * (readable unless it still holds unfed input, writable when output is stuck). */
+        bool busy = false; /* some connection has work now: poll() must not sleep */
         struct pollfd fds[2 + WSGATE_MAX_CLIENTS];
         struct conn *polled[2 + WSGATE_MAX_CLIENTS];
         nfds_t nfds = 0;
@@ -421,13 +475,17 @@ int main(int argc, char **argv)
                 events |= POLLOUT;
             polled[nfds] = c;
             fds[nfds++] = (struct pollfd){.fd = c->fd, .events = events};
+            busy |= has_work(c);
         }
 
-        /* Sleep until the earliest timer at most. */
+        /* Sleep until the earliest timer at most; not at all while a connection has input
+         * to feed or a message to resume (the next pass gives it its turn). */
         uint64_t deadline;
         check("wsgate_next_deadline", wsgate_next_deadline(server, &deadline));
         int timeout = -1;
-        if (deadline != UINT64_MAX) {
+        if (busy) {
+            timeout = 0;
+        } else if (deadline != UINT64_MAX) {
             uint64_t now = now_ms();
             uint64_t wait = deadline > now ? deadline - now : 0;
             timeout = wait > 60000 ? 60000 : (int)wait;
@@ -464,8 +522,8 @@ int main(int argc, char **argv)
             } else if (fds[i].fd == listener) {
                 accept_all(listener);
             } else {
-                /* Read only once wsgate has taken the previous input (drive() feeds the
-                 * rest below); a hang-up is seen by recv() returning 0 then. */
+                /* Read only once wsgate has taken the previous input (take_turn() feeds
+                 * the rest below); a hang-up is seen by recv() returning 0 then. */
                 struct conn *c = polled[i];
                 bool can_read = c->in_off == c->in_len;
                 if (can_read && (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) && !read_conn(c))
@@ -473,11 +531,15 @@ int main(int argc, char **argv)
             }
         }
 
-        /* Anything may have queued output for any client (a broadcast, a close, a timer):
-         * write it all out, feed pending input, close what wsgate wants closed. */
+        /* One turn for every client (write out, feed once, write out); then, as any turn
+         * or timer may have queued output for any client (a broadcast, a close), write
+         * everything out and close what wsgate wants closed. */
         for (size_t i = 0; i < WSGATE_MAX_CLIENTS; i++)
             if (conns[i].fd >= 0)
-                drive(&conns[i]);
+                take_turn(&conns[i]);
+        for (size_t i = 0; i < WSGATE_MAX_CLIENTS; i++)
+            if (conns[i].fd >= 0)
+                finish_pass(&conns[i]);
     }
 
     wsgate_stats stats;
