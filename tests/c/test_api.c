@@ -12,6 +12,7 @@
  */
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -401,6 +402,39 @@ static int32_t h_probe(wsgate_ctx *ctx, const char *event, size_t event_len, con
     return 0; /* success: the thrown message is not sent */
 }
 
+/* What the `fill` handler did: it fills the client's transmit buffer, then fails. */
+struct fill {
+    int32_t big_rc;   /* the big reply */
+    unsigned small;   /* small replies that fitted after it */
+    int32_t last_rc;  /* the small reply that did not fit */
+};
+static struct fill fill;
+/* The big reply's data: a JSON string of FILL_BIG bytes, quotes included. */
+#define FILL_BIG 1100
+static uint8_t fill_big[FILL_BIG];
+
+/* Fills the transmit buffer (a big reply, then small ones until one does not fit) and
+ * returns an error: the exception frame cannot fit either, so the client is closed with 1011
+ * "reply did not fit". */
+static int32_t h_fill(wsgate_ctx *ctx, const char *event, size_t event_len, const uint8_t *data, size_t len, void *user)
+{
+    (void)event;
+    (void)event_len;
+    note_call(ctx, data, len, user);
+    memset(fill_big, 'f', sizeof fill_big);
+    fill_big[0] = '"';
+    fill_big[sizeof fill_big - 1] = '"';
+    fill.big_rc = wsgate_reply(ctx, "f", fill_big, sizeof fill_big);
+    fill.small = 0;
+    for (;;) {
+        fill.last_rc = wsgate_reply(ctx, "f", u8("1"), 1);
+        if (fill.last_rc != WSGATE_OK || fill.small >= WSGATE_TX_BUFFER)
+            break;
+        fill.small++;
+    }
+    return -1;
+}
+
 /* /chat `message`: broadcast to every chat client. */
 static int32_t h_message(wsgate_ctx *ctx, const char *event, size_t event_len, const uint8_t *data, size_t len, void *user)
 {
@@ -446,6 +480,7 @@ static wsgate_server *setup(const wsgate_config *config)
     wsgate_server *s = NULL;
     memset(&seen, 0, sizeof seen);
     memset(&probe, 0, sizeof probe);
+    memset(&fill, 0, sizeof fill);
     CHECK_EQ(wsgate_create(memory, sizeof memory, config, &s), WSGATE_OK);
     CHECK(s != NULL);
     CHECK_EQ(wsgate_add_gateway(s, "/", &root_gw), WSGATE_OK);
@@ -460,6 +495,7 @@ static wsgate_server *setup(const wsgate_config *config)
     CHECK_EQ(wsgate_bind_message_handler(s, root_gw, "crash", h_crash, u), WSGATE_OK);
     CHECK_EQ(wsgate_bind_message_handler(s, root_gw, "long_throw", h_long_throw, u), WSGATE_OK);
     CHECK_EQ(wsgate_bind_message_handler(s, root_gw, "probe", h_probe, s), WSGATE_OK);
+    CHECK_EQ(wsgate_bind_message_handler(s, root_gw, "fill", h_fill, u), WSGATE_OK);
     CHECK_EQ(wsgate_bind_message_handler(s, chat_gw, "message", h_message, NULL), WSGATE_OK);
     CHECK_EQ(wsgate_bind_message_handler(s, chat_gw, "leave", h_leave, NULL), WSGATE_OK);
     CHECK_EQ(wsgate_bind_message_handler(s, chat_gw, "bye", h_bye, NULL), WSGATE_OK);
@@ -605,6 +641,7 @@ static void test_bad_handles(void)
         CHECK_EQ(wsgate_bind_client_disconnect(s, on_disconnect, NULL), e);
         CHECK_EQ(wsgate_close(s, 0), e);
         CHECK_EQ(wsgate_accept(s, 0, &u32), e);
+        CHECK_EQ(wsgate_accept_from(s, u8("\x7f\0\0\x01"), 4, 0, &u32), e);
         CHECK_EQ(wsgate_feed(s, 0, NULL, 0, 0, &n), e);
         CHECK_EQ(wsgate_output(s, 0, &p, &n), e);
         CHECK_EQ(wsgate_consume(s, 0, 0), e);
@@ -1423,6 +1460,461 @@ static void test_server_close(void)
     CHECK_EQ(st.closed_close_timeout, 1);
 }
 
+/* --------------------------------------------------------------------------------------- */
+/* Issue 10: per-address limit, refusals, turns, the message deadline, no silent loss       */
+/* --------------------------------------------------------------------------------------- */
+
+static const char TOO_MANY_429[] = "HTTP/1.1 429 Too Many Requests\r\n"
+                                   "Retry-After: 1\r\n"
+                                   "Content-Type: text/plain; charset=utf-8\r\n"
+                                   "Content-Length: 39\r\n"
+                                   "Connection: close\r\n"
+                                   "\r\n"
+                                   "too many connections from this address\n";
+
+/* Upgrades an accepted client on `/`; checks the exact 101. */
+static void upgrade(wsgate_server *s, uint32_t id, uint64_t now)
+{
+    struct bytes req = {.n = 0}, out = {.n = 0};
+    upgrade_request(&req, "/", SAMPLE_KEY);
+    feed_all(s, id, &req, now);
+    drain(s, id, &out);
+    CHECK_STR(out.b, out.n, SAMPLE_101);
+}
+
+/* wsgate_accept_from: the limit per address, IPv4 and IPv6 (an IPv4-mapped IPv6 address is
+ * the IPv4 one), the argument errors, and that wsgate_accept is never limited. */
+static void test_accept_from(void)
+{
+    wsgate_config c;
+    wsgate_config_default(&c);
+    c.max_per_address = 2;
+    wsgate_server *s = setup(&c);
+    static const uint8_t a4[4] = {192, 0, 2, 7};
+    static const uint8_t a4_mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 7};
+    static const uint8_t b4[4] = {192, 0, 2, 8};
+    static const uint8_t a6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    static const uint8_t a6_other[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+
+    /* The argument errors come first: nothing is accepted or counted. */
+    uint32_t id = 4242;
+    CHECK_EQ(wsgate_accept_from(s, NULL, 4, 0, &id), WSGATE_ERR_NULL);
+    CHECK_EQ(wsgate_accept_from(s, NULL, 0, 0, &id), WSGATE_ERR_NULL);
+    CHECK_EQ(wsgate_accept_from(s, a4, 4, 0, NULL), WSGATE_ERR_NULL);
+    const size_t bad_lens[] = {0, 1, 3, 5, 6, 8, 15, 17, 32};
+    for (size_t i = 0; i < sizeof bad_lens / sizeof bad_lens[0]; i++)
+        CHECK_EQ(wsgate_accept_from(s, a6, bad_lens[i], 0, &id), WSGATE_ERR_INVALID);
+    CHECK_EQ(id, 4242);
+
+    /* Two slots from one IPv4 address; the third is refused, also as IPv4-mapped IPv6. */
+    uint32_t a1, a2, b1, v1, v2, anon1, anon2;
+    CHECK_EQ(wsgate_accept_from(s, a4, 4, 0, &a1), WSGATE_OK);
+    CHECK_EQ(wsgate_accept_from(s, a4_mapped, 16, 0, &a2), WSGATE_OK); /* the same address */
+    CHECK(a1 != 0 && a2 != 0 && a1 != a2);
+    CHECK_EQ(wsgate_accept_from(s, a4, 4, 1, &id), WSGATE_ERR_PER_ADDRESS);
+    CHECK_EQ(wsgate_accept_from(s, a4_mapped, 16, 1, &id), WSGATE_ERR_PER_ADDRESS);
+    CHECK_EQ(id, 4242);
+    size_t len = 0;
+    const uint8_t *refusal = wsgate_refusal_response(WSGATE_ERR_PER_ADDRESS, &len);
+    CHECK_STR(refusal, len, TOO_MANY_429);
+    /* Another address has its own count. */
+    CHECK_EQ(wsgate_accept_from(s, b4, 4, 1, &b1), WSGATE_OK);
+    /* IPv6 the same way. */
+    CHECK_EQ(wsgate_accept_from(s, a6, 16, 2, &v1), WSGATE_OK);
+    CHECK_EQ(wsgate_accept_from(s, a6, 16, 2, &v2), WSGATE_OK);
+    CHECK_EQ(wsgate_accept_from(s, a6, 16, 2, &id), WSGATE_ERR_PER_ADDRESS);
+    /* An address unknown (wsgate_accept) is never limited. */
+    CHECK_EQ(wsgate_accept(s, 3, &anon1), WSGATE_OK);
+    CHECK_EQ(wsgate_accept(s, 3, &anon2), WSGATE_OK);
+
+    /* A slot given back makes room for its address again; clients work as any other. */
+    upgrade(s, a1, 4);
+    struct bytes out = {.n = 0}, expected = {.n = 0};
+    say(s, a1, "{\"event\":\"echo\",\"data\":\"v4\"}", 5, &out);
+    server_text(&expected, "{\"event\":\"echo\",\"data\":\"v4\"}");
+    CHECK_BYTES(out.b, out.n, expected.b, expected.n);
+    client_closes(s, a1, 1000, 6);
+    uint32_t a3;
+    CHECK_EQ(wsgate_accept_from(s, a4, 4, 7, &a3), WSGATE_OK);
+    CHECK_EQ(wsgate_accept_from(s, a4, 4, 7, &id), WSGATE_ERR_PER_ADDRESS);
+
+    /* With one more, all 8 slots are taken (a2, a3, b1, v1, v2, anon1, anon2, last): a new
+     * address gets FULL (503), not PER_ADDRESS. */
+    uint32_t last;
+    CHECK_EQ(wsgate_accept_from(s, a6_other, 16, 8, &last), WSGATE_OK);
+    CHECK_EQ(WSGATE_MAX_CLIENTS, 8);
+    CHECK_EQ(wsgate_accept_from(s, b4, 4, 8, &id), WSGATE_ERR_FULL);
+    refusal = wsgate_refusal_response(WSGATE_ERR_FULL, &len);
+    CHECK_STR(refusal, len, FULL_503);
+    /* An address at its limit on a full server: PER_ADDRESS is checked first. */
+    CHECK_EQ(wsgate_accept_from(s, a6, 16, 8, &id), WSGATE_ERR_PER_ADDRESS);
+    CHECK_EQ(id, 4242);
+
+    wsgate_stats st;
+    CHECK_EQ(wsgate_get_stats(s, &st), WSGATE_OK);
+    CHECK_EQ(st.accepted, 9);
+    CHECK_EQ(st.refused_per_address, 5);
+    CHECK_EQ(st.refused_full, 1);
+    CHECK_EQ(st.upgraded, 1);
+
+    /* Closing: every address gets CLOSED, and the 503 goes with it. */
+    CHECK_EQ(wsgate_close(s, 9), WSGATE_OK);
+    CHECK_EQ(wsgate_release(s, a2), WSGATE_OK);
+    CHECK_EQ(wsgate_accept_from(s, b4, 4, 10, &id), WSGATE_ERR_CLOSED);
+    CHECK_EQ(id, 4242);
+
+    /* A server with no limit (the default): one address may take every slot. */
+    s = setup(NULL);
+    uint32_t ids[WSGATE_MAX_CLIENTS];
+    for (int i = 0; i < WSGATE_MAX_CLIENTS; i++)
+        CHECK_EQ(wsgate_accept_from(s, a4, 4, 0, &ids[i]), WSGATE_OK);
+    CHECK_EQ(wsgate_accept_from(s, a4, 4, 0, &id), WSGATE_ERR_FULL);
+    CHECK_EQ(wsgate_get_stats(s, &st), WSGATE_OK);
+    CHECK_EQ(st.refused_per_address, 0);
+    CHECK_EQ(st.refused_full, 1);
+}
+
+/* wsgate_refusal_response: the exact 503 and 429, NULL for every other code. */
+static void test_refusal_response(void)
+{
+    size_t len = 99;
+    const uint8_t *full = wsgate_refusal_response(WSGATE_ERR_FULL, &len);
+    CHECK_STR(full, len, FULL_503);
+    len = 99;
+    const uint8_t *closed = wsgate_refusal_response(WSGATE_ERR_CLOSED, &len);
+    CHECK_STR(closed, len, FULL_503);
+    size_t full_len = 0;
+    CHECK(full != NULL && wsgate_full_response(&full_len) != NULL);
+    CHECK_EQ(full_len, sizeof FULL_503 - 1);
+    len = 99;
+    const uint8_t *per = wsgate_refusal_response(WSGATE_ERR_PER_ADDRESS, &len);
+    CHECK_STR(per, len, TOO_MANY_429);
+    /* len may be NULL. */
+    CHECK(wsgate_refusal_response(WSGATE_ERR_PER_ADDRESS, NULL) == per);
+    CHECK(wsgate_refusal_response(WSGATE_ERR_FULL, NULL) == full);
+    /* Any other code: NULL and 0. */
+    const int32_t others[] = {WSGATE_OK,          WSGATE_ERR_NULL,   WSGATE_ERR_BAD_HANDLE,
+                              WSGATE_ERR_UNKNOWN_CLIENT, WSGATE_ERR_INVALID,
+                              WSGATE_ERR_SEND_FULL, WSGATE_ERR_STARTED, -18, 1, 429, 503,
+                              INT32_MIN,          INT32_MAX};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        len = 99;
+        CHECK(wsgate_refusal_response(others[i], &len) == NULL);
+        CHECK_EQ(len, 0);
+        CHECK(wsgate_refusal_response(others[i], NULL) == NULL);
+    }
+}
+
+/* A zeroed wsgate_config (0 everywhere): every limit off and every timer off. */
+static void test_zeroed_config(void)
+{
+    wsgate_config c;
+    memset(&c, 0, sizeof c);
+    wsgate_server *s = setup(&c);
+    static const uint8_t a4[4] = {127, 0, 0, 1};
+
+    /* max_per_address 0: no limit. */
+    uint32_t ids[WSGATE_MAX_CLIENTS];
+    for (int i = 0; i < WSGATE_MAX_CLIENTS; i++)
+        CHECK_EQ(wsgate_accept_from(s, a4, 4, 0, &ids[i]), WSGATE_OK);
+    for (int i = 1; i < WSGATE_MAX_CLIENTS; i++)
+        CHECK_EQ(wsgate_release(s, ids[i]), WSGATE_OK);
+    uint32_t id = ids[0];
+    /* handshake_timeout_ms 0: no timer while the head is awaited; max_head 0: the largest. */
+    uint64_t deadline = 0;
+    CHECK_EQ(wsgate_next_deadline(s, &deadline), WSGATE_OK);
+    CHECK(deadline == UINT64_MAX);
+    upgrade(s, id, 1);
+
+    /* messages_per_turn 0 and peer_bytes_per_turn 0: one feed takes all 40 messages. */
+    struct bytes in = {.n = 0}, out = {.n = 0}, expected = {.n = 0};
+    for (int i = 0; i < 40; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "{\"event\":\"echo\",\"data\":%d}", i);
+        client_text(&in, text);
+        server_text(&expected, text);
+    }
+    feed_all(s, id, &in, 2);
+    drain(s, id, &out);
+    CHECK_BYTES(out.b, out.n, expected.b, expected.n);
+
+    /* message_timeout_ms 0 (and ping_interval_ms 0): half a frame waits forever. */
+    in.n = 0;
+    client_text(&in, "{\"event\":\"echo\",\"data\":\"late\"}");
+    size_t used = 0;
+    CHECK_EQ(wsgate_feed(s, id, in.b, 3, 3, &used), WSGATE_OK);
+    CHECK_EQ(used, 3);
+    CHECK_EQ(wsgate_next_deadline(s, &deadline), WSGATE_OK);
+    CHECK(deadline == UINT64_MAX);
+    CHECK_EQ(wsgate_poll(s, UINT64_MAX / 2), WSGATE_OK);
+    CHECK_EQ(wsgate_wants_close(s, id), 0);
+    out.n = 0;
+    drain(s, id, &out);
+    CHECK_EQ(out.n, 0);
+    CHECK_EQ(wsgate_feed(s, id, in.b + 3, in.n - 3, UINT64_MAX / 2, &used), WSGATE_OK);
+    CHECK_EQ(used, in.n - 3);
+    drain(s, id, &out);
+    expected.n = 0;
+    server_text(&expected, "{\"event\":\"echo\",\"data\":\"late\"}");
+    CHECK_BYTES(out.b, out.n, expected.b, expected.n);
+
+    wsgate_stats st;
+    CHECK_EQ(wsgate_get_stats(s, &st), WSGATE_OK);
+    CHECK_EQ(st.dispatched, 41);
+    CHECK_EQ(st.refused_per_address, 0);
+    CHECK_EQ(st.closed_message_timeout, 0);
+    CHECK_EQ(st.closed_no_room, 0);
+    CHECK_EQ(st.pings_sent, 0);
+}
+
+/* A fresh server's new counters are 0, and wsgate_stats holds them after the old ones. */
+static void test_new_stats_fields(void)
+{
+    wsgate_server *s = setup(NULL);
+    wsgate_stats st;
+    memset(&st, 0xff, sizeof st);
+    CHECK_EQ(wsgate_get_stats(s, &st), WSGATE_OK);
+    CHECK_EQ(st.refused_per_address, 0);
+    CHECK_EQ(st.closed_message_timeout, 0);
+    CHECK_EQ(st.closed_no_room, 0);
+    CHECK_EQ(st.closed_peer_gone, 0);
+    /* The layout: 28 counters of 4 bytes, the three new ones last. */
+    CHECK_EQ(sizeof(wsgate_stats), 28 * sizeof(uint32_t));
+    CHECK_EQ(offsetof(wsgate_stats, refused_per_address), 25 * sizeof(uint32_t));
+    CHECK_EQ(offsetof(wsgate_stats, closed_message_timeout), 26 * sizeof(uint32_t));
+    CHECK_EQ(offsetof(wsgate_stats, closed_no_room), 27 * sizeof(uint32_t));
+    CHECK_EQ(sizeof(wsgate_config), 10 * sizeof(uint32_t));
+    CHECK_EQ(offsetof(wsgate_config, message_timeout_ms), 6 * sizeof(uint32_t));
+    CHECK_EQ(offsetof(wsgate_config, max_per_address), 9 * sizeof(uint32_t));
+}
+
+/* wsgate_feed is one turn: at most messages_per_turn (16 by default) messages; the rest is
+ * fed again by the transport, after the other clients had their turns. */
+static void test_messages_per_turn(void)
+{
+    wsgate_server *s = setup(NULL);
+    uint32_t id = connect_client(s, "/", 0);
+    uint32_t other = connect_client(s, "/", 0);
+    struct bytes in = {.n = 0}, out = {.n = 0}, first = {.n = 0}, rest = {.n = 0};
+    size_t sixteen = 0; /* the bytes of the first 16 frames */
+    for (int i = 0; i < 20; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "{\"event\":\"echo\",\"data\":%d}", i);
+        client_text(&in, text);
+        server_text(i < 16 ? &first : &rest, text);
+        if (i == 15)
+            sixteen = in.n;
+    }
+    size_t used = 0;
+    CHECK_EQ(wsgate_feed(s, id, in.b, in.n, 1, &used), WSGATE_OK);
+    CHECK(used < in.n);
+    CHECK_EQ(used, sixteen);
+    wsgate_stats st;
+    wsgate_get_stats(s, &st);
+    CHECK_EQ(st.messages, 16);
+    CHECK_EQ(st.dispatched, 16);
+    drain(s, id, &out);
+    CHECK_BYTES(out.b, out.n, first.b, first.n);
+    /* Another client's turn in between. */
+    struct bytes other_out = {.n = 0}, expected = {.n = 0};
+    say(s, other, "{\"event\":\"echo\",\"data\":\"other\"}", 2, &other_out);
+    server_text(&expected, "{\"event\":\"echo\",\"data\":\"other\"}");
+    CHECK_BYTES(other_out.b, other_out.n, expected.b, expected.n);
+    /* The rest: the remaining 4. */
+    size_t used2 = 0;
+    CHECK_EQ(wsgate_feed(s, id, in.b + used, in.n - used, 3, &used2), WSGATE_OK);
+    CHECK_EQ(used2, in.n - used);
+    wsgate_get_stats(s, &st);
+    CHECK_EQ(st.messages, 21);
+    CHECK_EQ(st.dispatched, 21);
+    out.n = 0;
+    drain(s, id, &out);
+    CHECK_BYTES(out.b, out.n, rest.b, rest.n);
+
+    /* messages_per_turn 5: 12 messages take the turns 5, 5 and 2. */
+    wsgate_config c;
+    wsgate_config_default(&c);
+    c.messages_per_turn = 5;
+    s = setup(&c);
+    id = connect_client(s, "/", 0);
+    in.n = 0;
+    for (int i = 0; i < 12; i++)
+        client_text(&in, "{\"event\":\"identity\",\"data\":1}");
+    size_t frame = in.n / 12, off = 0;
+    const size_t turns[3] = {5, 5, 2};
+    for (int t = 0; t < 3; t++) {
+        CHECK_EQ(wsgate_feed(s, id, in.b + off, in.n - off, 4, &used), WSGATE_OK);
+        CHECK_EQ(used, turns[t] * frame);
+        off += used;
+        out.n = 0;
+        drain(s, id, &out);
+        CHECK_EQ(out.n, turns[t] * 3); /* "1" in a frame: 3 bytes each */
+    }
+    CHECK_EQ(off, in.n);
+}
+
+/* peer_bytes_per_turn (1024 by default, at most half of WSGATE_TX_BUFFER): a turn ends once
+ * its broadcasts queued that many bytes into other clients' buffers. */
+static void test_peer_bytes_per_turn(void)
+{
+    wsgate_config c;
+    wsgate_config_default(&c);
+    c.messages_per_turn = 0; /* only the byte share counts here */
+    wsgate_server *s = setup(&c);
+    uint32_t a = connect_client(s, "/chat", 0);
+    uint32_t b = connect_client(s, "/chat", 0);
+    /* Each message broadcasts a frame of 2 + 124 bytes: 9 of them pass 1024 bytes. */
+    char text[160], data[96];
+    memset(data, 'p', 95);
+    data[95] = '\0';
+    snprintf(text, sizeof text, "{\"event\":\"message\",\"data\":\"%s\"}", data);
+    struct bytes in = {.n = 0}, out = {.n = 0}, one = {.n = 0};
+    char reply[160];
+    int reply_len = snprintf(reply, sizeof reply, "{\"event\":\"message\",\"data\":\"%s\"}", data);
+    CHECK_EQ(reply_len, 124);
+    server_text(&one, reply);
+    CHECK_EQ(one.n, 126);
+    for (int i = 0; i < 12; i++)
+        client_text(&in, text);
+    size_t frame = in.n / 12, used = 0;
+    CHECK_EQ(wsgate_feed(s, a, in.b, in.n, 1, &used), WSGATE_OK);
+    CHECK_EQ(used, 9 * frame);
+    drain(s, b, &out);
+    CHECK_EQ(out.n, 9 * one.n);
+    out.n = 0;
+    drain(s, a, &out);
+    CHECK_EQ(out.n, 9 * one.n);
+    size_t used2 = 0;
+    CHECK_EQ(wsgate_feed(s, a, in.b + used, in.n - used, 2, &used2), WSGATE_OK);
+    CHECK_EQ(used2, in.n - used);
+    out.n = 0;
+    drain(s, b, &out);
+    CHECK_EQ(out.n, 3 * one.n);
+    CHECK_BYTES(out.b, one.n, one.b, one.n);
+    wsgate_stats st;
+    wsgate_get_stats(s, &st);
+    CHECK_EQ(st.dispatched, 12);
+    CHECK_EQ(st.broadcast_dropped, 0);
+}
+
+/* message_timeout_ms through wsgate_poll: a frame's first byte starts the clock; trickled
+ * bytes do not restart it; past it the client is failed with 1008. */
+static void test_message_timeout(void)
+{
+    wsgate_config c;
+    wsgate_config_default(&c);
+    c.message_timeout_ms = 3000;
+    c.ping_interval_ms = 60000;
+    wsgate_server *s = setup(&c);
+    uint32_t id = connect_client(s, "/", 0);
+    uint64_t deadline = 0;
+    CHECK_EQ(wsgate_next_deadline(s, &deadline), WSGATE_OK);
+    CHECK(deadline == 60000); /* only the ping: no message under way */
+
+    struct bytes in = {.n = 0}, out = {.n = 0}, expected = {.n = 0}, payload = {.n = 0};
+    client_text(&in, "{\"event\":\"echo\",\"data\":\"slow\"}");
+    size_t used = 0;
+    CHECK_EQ(wsgate_feed(s, id, in.b, 1, 100, &used), WSGATE_OK); /* the first byte */
+    CHECK_EQ(used, 1);
+    CHECK_EQ(wsgate_next_deadline(s, &deadline), WSGATE_OK);
+    CHECK(deadline == 3100);
+    /* More bytes later: the deadline stays. */
+    CHECK_EQ(wsgate_feed(s, id, in.b + 1, 4, 2000, &used), WSGATE_OK);
+    CHECK_EQ(used, 4);
+    CHECK_EQ(wsgate_next_deadline(s, &deadline), WSGATE_OK);
+    CHECK(deadline == 3100);
+    CHECK_EQ(wsgate_poll(s, 3099), WSGATE_OK);
+    drain(s, id, &out);
+    CHECK_EQ(out.n, 0);
+    CHECK_EQ(wsgate_wants_close(s, id), 0);
+    CHECK_EQ(seen.disconnects, 0);
+
+    CHECK_EQ(wsgate_poll(s, 3100), WSGATE_OK);
+    drain(s, id, &out);
+    close_payload(&payload, 1008, "message not received in time");
+    server_frame(&expected, OP_CLOSE, payload.b, payload.n);
+    CHECK_BYTES(out.b, out.n, expected.b, expected.n);
+    CHECK_EQ(wsgate_wants_close(s, id), 1);
+    CHECK_EQ(seen.disconnects, 1);
+    CHECK_EQ(seen.disconnect_client[0], id);
+    CHECK_EQ(seen.disconnect_code[0], 1008);
+    /* The rest of the message comes too late: it is not dispatched. */
+    unsigned calls = seen.calls;
+    CHECK_EQ(wsgate_feed(s, id, in.b + 5, in.n - 5, 3200, &used), WSGATE_OK);
+    CHECK_EQ(seen.calls, calls);
+    CHECK_EQ(wsgate_release(s, id), WSGATE_OK);
+    CHECK_EQ(seen.disconnects, 1);
+
+    wsgate_stats st;
+    wsgate_get_stats(s, &st);
+    CHECK_EQ(st.closed_message_timeout, 1);
+    CHECK_EQ(st.dispatched, 0);
+    CHECK_EQ(st.closed_peer_gone, 0);
+
+    /* A whole message inside the time, in pieces: answered, no timer left. */
+    id = connect_client(s, "/", 10000);
+    CHECK_EQ(wsgate_feed(s, id, in.b, 7, 10000, &used), WSGATE_OK);
+    CHECK_EQ(wsgate_feed(s, id, in.b + 7, in.n - 7, 12999, &used), WSGATE_OK);
+    CHECK_EQ(used, in.n - 7);
+    out.n = 0;
+    drain(s, id, &out);
+    expected.n = 0;
+    server_text(&expected, "{\"event\":\"echo\",\"data\":\"slow\"}");
+    CHECK_BYTES(out.b, out.n, expected.b, expected.n);
+    CHECK_EQ(wsgate_poll(s, 13100), WSGATE_OK);
+    CHECK_EQ(wsgate_wants_close(s, id), 0);
+    CHECK_EQ(wsgate_next_deadline(s, &deadline), WSGATE_OK);
+    CHECK(deadline == 12999 + 60000);
+}
+
+/* A handler that fills the transmit buffer and then fails: its exception frame cannot fit,
+ * so the client is told by a close 1011 "reply did not fit" (never silence). */
+static void test_reply_did_not_fit(void)
+{
+    wsgate_server *s = setup(NULL);
+    uint32_t id = connect_client(s, "/", 0);
+    struct bytes out = {.n = 0}, expected = {.n = 0}, payload = {.n = 0};
+    say(s, id, "{\"event\":\"fill\"}", 1, &out);
+    CHECK_EQ(fill.big_rc, WSGATE_OK);
+    CHECK(fill.small > 0);
+    CHECK_EQ(fill.last_rc, WSGATE_ERR_SEND_FULL);
+    /* What fitted, in order, then the close. */
+    struct bytes big = {.n = 0};
+    put_str(&big, "{\"event\":\"f\",\"data\":");
+    put(&big, fill_big, sizeof fill_big);
+    put_str(&big, "}");
+    server_frame(&expected, OP_TEXT, big.b, big.n);
+    for (unsigned i = 0; i < fill.small; i++)
+        server_text(&expected, "{\"event\":\"f\",\"data\":1}");
+    /* No room was left for the exception frame (about 100 bytes). */
+    CHECK(WSGATE_TX_BUFFER - expected.n < 100);
+    close_payload(&payload, 1011, "reply did not fit");
+    server_frame(&expected, OP_CLOSE, payload.b, payload.n);
+    CHECK_BYTES(out.b, out.n, expected.b, expected.n);
+
+    /* The client answers the close: done, reported with 1011. */
+    struct bytes in = {.n = 0};
+    payload.n = 0;
+    close_payload(&payload, 1011, "");
+    client_frame(&in, OP_CLOSE, payload.b, payload.n);
+    feed_all(s, id, &in, 2);
+    out.n = 0;
+    drain(s, id, &out);
+    CHECK_EQ(out.n, 0);
+    CHECK_EQ(wsgate_wants_close(s, id), 1);
+    CHECK_EQ(seen.disconnects, 1);
+    CHECK_EQ(seen.disconnect_code[0], 1011);
+    CHECK_EQ(wsgate_release(s, id), WSGATE_OK);
+
+    wsgate_stats st;
+    wsgate_get_stats(s, &st);
+    CHECK_EQ(st.dispatched, 1);
+    CHECK_EQ(st.exceptions, 1);
+    CHECK_EQ(st.closed_no_room, 1);
+    CHECK_EQ(st.send_failed, 2); /* the small reply that did not fit, then the exception */
+    CHECK_EQ(st.frames_sent, 1 + fill.small);
+}
+
 static void test_strerror(void)
 {
     const char *seen_text[18];
@@ -1446,9 +1938,9 @@ static void test_strerror(void)
         WSGATE_ERR_CLOSED,       WSGATE_ERR_UNKNOWN_CLIENT, WSGATE_ERR_UNKNOWN_GATEWAY,
         WSGATE_ERR_TABLE_FULL,   WSGATE_ERR_DUPLICATE,      WSGATE_ERR_INVALID,
         WSGATE_ERR_BAD_JSON,     WSGATE_ERR_SEND_FULL,      WSGATE_ERR_NOT_OPEN,
-        WSGATE_ERR_STARTED,
+        WSGATE_ERR_STARTED,      WSGATE_ERR_PER_ADDRESS,
     };
-    for (int i = 0; i < 16; i++)
+    for (int i = 0; i < 17; i++)
         CHECK_EQ(codes[i], -(i + 1));
 }
 
@@ -1469,6 +1961,14 @@ int main(void)
     test_refusals();
     test_timers();
     test_server_close();
+    test_accept_from();
+    test_refusal_response();
+    test_zeroed_config();
+    test_new_stats_fields();
+    test_messages_per_turn();
+    test_peer_bytes_per_turn();
+    test_message_timeout();
+    test_reply_did_not_fit();
     test_strerror();
     printf("%u passed, %u failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
