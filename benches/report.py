@@ -21,12 +21,13 @@ END = "<!-- benches/run.sh writes up to here -->"
 
 NAMES = {
     "wsgate": "wsgate (tokio transport)",
+    "wsgate_before": "wsgate, before",
     "echo": "trivial echo (ceiling)",
     "tungstenite": "tokio-tungstenite + serde_json",
     "ws": "Node ws + dispatcher",
     "nestjs": "NestJS 12 WsAdapter",
 }
-ORDER = ["wsgate", "echo", "tungstenite", "ws", "nestjs"]
+ORDER = ["wsgate", "wsgate_before", "echo", "tungstenite", "ws", "nestjs"]
 WORKLOADS = {
     "a": "(a) 1 conn, 1 in flight, 64 B",
     "b": "(b) 64 conns, 8 in flight, 64 B",
@@ -75,12 +76,164 @@ def ratio(a, b):
     return f"{a / b:.2f}x"
 
 
+def ms(us):
+    """Microseconds as milliseconds, to two places below 10 ms."""
+    if us is None:
+        return "n/a"
+    v = us / 1000.0
+    return f"{v:,.2f}" if v < 10 else f"{v:,.0f}"
+
+
+def times(a, b):
+    """b as a multiple of a."""
+    if not a or b is None:
+        return "n/a"
+    v = b / a
+    if v >= 10:
+        return f"{v:,.0f}x"
+    if v >= 1:
+        return f"{v:.1f}x"
+    return f"{v:.2g}x"
+
+
+def abuse_section(res, before_rev, duration, load):
+    """The tables of the abuse workloads (benches/abuse.rs against examples/events_server)."""
+    servers = [s for s in ("events", "events_before") if any(k[0] == s for k in res)]
+    if not servers:
+        return []
+    label = {"events": "now", "events_before": f"before ({before_rev})" if before_rev else "before"}
+    out = []
+    p = out.append
+    p("### Fairness and limits under abuse (events_server)")
+    p("")
+    p(f"`benches/abuse.rs` against `examples/events_server` (release), {duration} s windows, the")
+    p("server pinned to one core and every client (flooders included) to the other; load")
+    p(f"average when the abuse workloads began: {load}. What each workload does is under")
+    p("\"Fairness and limits under abuse\" below the generated part.")
+    p("")
+
+    def r(server, workload):
+        return res.get((server, workload), {})
+
+    # Flood.
+    if any(r(s, "flood") for s in servers):
+        p("**Flood:** 8 clients echo one message at a time on `/`; one more client floods `/` with")
+        p("an unknown event (no answer) as fast as it can. Round trips begun in each window:")
+        p("")
+        head = "| figure |"
+        for s in servers:
+            head += f" {label[s]}: no flood | {label[s]}: flood | {label[s]}: flood ÷ no flood |"
+        p(head)
+        p("|---|" + "---:|---:|---:|" * len(servers))
+        rows = [
+            ("echo round trips per second (8 clients)", lambda w: w.get("round_trips_per_s"), fmt_int),
+            ("echo round trip p50, ms", lambda w: w.get("latency", {}).get("p50_us"), ms),
+            ("echo round trip p99, ms", lambda w: w.get("latency", {}).get("p99_us"), ms),
+            ("echo round trip max, ms", lambda w: w.get("latency", {}).get("max_us"), ms),
+            ("new connection's wait for its 101, p50, ms", lambda w: w.get("handshake", {}).get("p50_us"), ms),
+            ("new connection's wait for its 101, max, ms", lambda w: w.get("handshake", {}).get("max_us"), ms),
+            ("handshakes done / failed", None, None),
+            ("flooder's messages per second", lambda w: w.get("flood_per_s"), fmt_int),
+            ("server CPU", lambda w: w.get("server_cpu"), lambda v: f"{v:.0%}"),
+        ]
+        for name, f, fmt in rows:
+            line = f"| {name} |"
+            for s in servers:
+                base, fl = r(s, "flood").get("baseline", {}), r(s, "flood").get("flood", {})
+                if f is None:
+                    cells = [f"{w.get('handshake', {}).get('count', 0)} / {w.get('handshakes_failed', 0)}"
+                             for w in (base, fl)] + [""]
+                else:
+                    a, b = f(base), f(fl)
+                    no_ratio = name in ("flooder's messages per second", "server CPU")
+                    cells = [fmt(a) if a is not None else "n/a", fmt(b) if b is not None else "n/a",
+                             "" if no_ratio else times(a, b)]
+                line += " " + " | ".join(cells) + " |"
+            p(line)
+        drains = [f"{label[s]} {r(s, 'flood').get('flood', {}).get('drain_s', 0):.2f} s" for s in servers
+                  if r(s, "flood")]
+        p("")
+        p("Time from the end of the flood window until every round trip begun in it had its reply: "
+          + ", ".join(drains) + ".")
+        p("")
+
+    # Linger.
+    if any(r(s, "linger") for s in servers):
+        p("**Linger:** one client opens sockets as fast as it can, each sending a request that gets a")
+        p("404, and neither reads nor closes them; the server's open descriptors are sampled every")
+        p("5 ms (`/proc/PID/fd`) while a legitimate client connects, echoes once and closes every 100 ms.")
+        p("")
+        p("| figure | " + " | ".join(label[s] for s in servers) + " |")
+        p("|---|" + "---:|" * len(servers))
+
+        def cell(s, f):
+            w = r(s, "linger")
+            if not w:
+                return "n/a"
+            return f(w)
+        rows = [
+            ("sockets opened (wanted), seconds to open them",
+             lambda w: f"{fmt_int(w['sockets_opened'])} ({fmt_int(w['sockets_wanted'])}), {w['open_seconds']:.2f} s"),
+            ("sockets that failed to open", lambda w: fmt_int(w["sockets_failed"])),
+            ("server's open descriptors: before / **peak** / at the end",
+             lambda w: f"{w['fds_before']} / **{fmt_int(w['fds_peak'])}** / {w.get('fds_end')}"),
+            ("what the sockets had received at the end",
+             lambda w: ", ".join(f"{k}: {fmt_int(v)}" for k, v in w["answers"].items())),
+            ("legitimate client: echoes done / tried",
+             lambda w: f"{w['legit_ok']} / {w['legit_attempts']}"),
+            ("legitimate client: p50 / max, ms",
+             lambda w: f"{ms(w['legit_latency']['p50_us'])} / {ms(w['legit_latency']['max_us'])}"),
+        ]
+        for name, f in rows:
+            p(f"| {name} | " + " | ".join(cell(s, f) for s in servers) + " |")
+        for s in servers:
+            fail = r(s, "linger").get("legit_failure")
+            if fail:
+                p("")
+                p(f"First failure of the legitimate client ({label[s]}): `{fail}`.")
+        p("")
+
+    # Chat.
+    if any(r(s, "chat") for s in servers):
+        m = next(r(s, "chat").get("messages") for s in servers if r(s, "chat"))
+        p(f"**Chat:** on `/chat`, one flooder sends `message` as fast as it can and discards what it")
+        p(f"gets; 3 honest members each send {fmt_int(m)} messages paced over the window and read all")
+        p(f"the time. Of the others' {fmt_int(2 * m)} messages, each honest member received:")
+        p("")
+        p("| figure | " + " | ".join(label[s] for s in servers) + " |")
+        p("|---|" + "---:|" * len(servers))
+
+        def members(s, key):
+            w = r(s, "chat")
+            if not w:
+                return "n/a"
+            return ", ".join(fmt_int(x[key]) for x in w["per_member"])
+        p(f"| others' messages received (of {fmt_int(2 * m)}), per member | "
+          + " | ".join(f"**{members(s, 'from_others')}**" for s in servers) + " |")
+        p(f"| own messages received back (of {fmt_int(m)}) | " + " | ".join(members(s, "own") for s in servers) + " |")
+        p("| flood messages received, per member | " + " | ".join(members(s, "flood_received") for s in servers) + " |")
+        p("| honest members closed by the server (code) | " + " | ".join(
+            ", ".join(str(x["closed_by_server"]) for x in r(s, "chat").get("per_member", []) if x["closed_by_server"])
+            or "none" for s in servers) + " |")
+        p("| flooder: messages sent / received per second | " + " | ".join(
+            f"{fmt_int(r(s, 'chat').get('flood_per_s', 0))} / {fmt_int(r(s, 'chat').get('flood_back_per_s', 0))}"
+            for s in servers) + " |")
+        p("| server CPU | " + " | ".join(
+            f"{r(s, 'chat')['server_cpu']:.0%}" if r(s, "chat").get("server_cpu") is not None else "n/a"
+            for s in servers) + " |")
+        p("")
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--duration", required=True)
     ap.add_argument("--idle", type=int, required=True)
+    ap.add_argument("--abuse-duration", default="?")
+    ap.add_argument("--load", default="?")
+    ap.add_argument("--abuse-only", action="store_true")
     ap.add_argument("--write")
     args = ap.parse_args()
 
@@ -93,6 +246,14 @@ def main():
 
     def get(server, workload, key):
         return res.get((server, workload), {}).get(key)
+
+    before_rev = get("before", "commit", "commit")
+    if before_rev:
+        NAMES["wsgate_before"] = f"wsgate before ({before_rev})"
+    abuse = abuse_section(res, before_rev, args.abuse_duration, args.load)
+    if args.abuse_only:
+        sys.stdout.write("\n".join(abuse) + "\n")
+        return
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     lock = os.path.join(root, "Cargo.lock")
@@ -126,6 +287,8 @@ def main():
       " | CPU in (b): server / load generator |")
     p("|---|" + "---:|" * len(WORKLOADS) + "---:|")
     for s in ORDER:
+        if s == "wsgate_before" and not any(get(s, w, "msgs_per_s") for w in WORKLOADS):
+            continue
         cells = []
         for w in WORKLOADS:
             rate = get(s, w, "msgs_per_s")
@@ -142,9 +305,16 @@ def main():
     p("| wsgate ÷ | " + " | ".join(WORKLOADS[w] for w in WORKLOADS) + " |")
     p("|---|" + "---:|" * len(WORKLOADS))
     for s in ORDER[1:]:
+        if s == "wsgate_before" and not any(get(s, w, "msgs_per_s") for w in WORKLOADS):
+            continue
         p(f"| {NAMES[s]} | " + " | ".join(
             ratio(get("wsgate", w, "msgs_per_s"), get(s, w, "msgs_per_s")) for w in WORKLOADS) + " |")
     p("")
+
+    if any(get("wsgate_before", w, "msgs_per_s") for w in WORKLOADS):
+        p("(The row \"wsgate before\" is the same benchmark server built from the commit given to")
+        p("`--before`, measured in this run: wsgate ÷ it is the change in throughput.)")
+        p("")
 
     # Memory.
     p(f"### (d) Resident memory per idle connection ({args.idle:,} connections)")
@@ -194,6 +364,8 @@ def main():
               f"{get('wsgate', 'sans_io_instructions', 'messages'):,} messages): "
               f"**{fmt_int(core)}** instructions per message.")
             p("")
+
+    out.extend(abuse)
 
     # Targets.
     def pass_fail(ok):

@@ -19,12 +19,26 @@
 #   3. instructions per message in the server process: valgrind --tool=callgrind, one
 #      connection, ping-pong, N messages minus a connect-only run, divided by N;
 #   4. divan micro-benchmarks of the core's hot path (benches/core.rs);
-#   5. the firmware footprint on thumbv7em-none-eabihf (examples/firmware/size.sh).
+#   5. the firmware footprint on thumbv7em-none-eabihf (examples/firmware/size.sh);
+#   6. abuse (benches/abuse.rs) against examples/events_server, each workload on a fresh
+#      server: a client flooding unknown events while 8 others echo (their latency and
+#      throughput with and without the flood, and the wait for a new connection's 101);
+#      up to 20,000 sockets that send a request and never close (the server's peak of open
+#      descriptors, and whether a legitimate client still gets through); a flooder in the
+#      /chat room while 3 honest members chat (how many of each other's messages arrive).
 #
 # Needs: Rust (rustup), Node.js 20+ with npm, valgrind, taskset (util-linux), python3. It
 # installs the rest itself: the Node peers' packages (npm ci into benches/node/node_modules),
 # the thumbv7em target and llvm-tools for the footprint. Options: --smoke, --no-footprint,
-# --no-callgrind, --duration S (measured seconds per workload, default 5).
+# --no-callgrind, --duration S (measured seconds per workload, default 5), --abuse-duration S
+# (seconds per abuse window, default 3).
+#
+# Before and after: --before DIR takes a git worktree of an earlier commit
+# (`git worktree add /tmp/wsgate-before <commit>`), builds its events_server and
+# wsgate_server there with its own target directory, and runs them beside this tree's: the
+# abuse workloads, (a) to (c) and the instruction counts, so the tables show both.
+# --abuse-only runs the abuse workloads alone (with --before, both builds) and writes only
+# the report in the run's folder, never BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$(pwd)"
@@ -34,12 +48,18 @@ smoke=0
 footprint=1
 callgrind=1
 duration=5
+abuse_duration=3
+abuse_only=0
+before=
 while [ $# -gt 0 ]; do
     case "$1" in
     --smoke) smoke=1 ;;
     --no-footprint) footprint=0 ;;
     --no-callgrind) callgrind=0 ;;
     --duration) duration="$2"; shift ;;
+    --abuse-duration) abuse_duration="$2"; shift ;;
+    --abuse-only) abuse_only=1 ;;
+    --before) before="$2"; shift ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -50,13 +70,32 @@ if [ "$smoke" = 1 ]; then
     cg_messages=300
     idle_conns=50
     footprint=0
+    abuse_duration=0.3
+    abuse_sockets=500
+    abuse_messages=60
 else
     warmup=1
     cg_messages=20000
     idle_conns=1000
+    abuse_sockets=20000
+    abuse_messages=800
+fi
+if [ "$abuse_only" = 1 ]; then
+    footprint=0
+    callgrind=0
+    tools=(taskset python3)
+else
+    tools=(node npm valgrind taskset python3)
+fi
+if [ -n "$before" ]; then
+    before=$(cd "$before" && pwd) || { echo "run.sh: --before: no such folder" >&2; exit 1; }
+    if [ "$before" = "$repo" ]; then
+        echo "run.sh: --before must be another worktree (git worktree add DIR COMMIT)" >&2
+        exit 1
+    fi
 fi
 
-for tool in node npm valgrind taskset python3; do
+for tool in "${tools[@]}"; do
     if ! command -v "$tool" >/dev/null; then
         echo "run.sh: $tool is needed (see the top of this file)" >&2
         exit 1
@@ -82,17 +121,20 @@ else
     pin_server=()
     pin_load=()
 fi
-# 1,000 idle connections need 2,000 descriptors on this machine.
+# 1,000 idle connections need 2,000 descriptors on this machine; the servers inherit it.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 step() { printf '\n=== %s\n' "$*"; }
 
 step "build (cargo bench --no-run)"
-benches=(loadgen wsgate_server peer_echo peer_tungstenite)
+benches=(loadgen wsgate_server peer_echo peer_tungstenite abuse)
 cargo bench --no-run --message-format=json $(printf -- '--bench %s ' "${benches[@]}") \
     >"$out/build.json"
+# The abuse workloads' server: the NestJS sample, built like the benches (release, line tables).
+cargo build --profile bench --example events_server --message-format=json >>"$out/build.json"
+# exe NAME [BUILD_JSON]: the executable cargo built for target NAME.
 exe() {
-    python3 - "$out/build.json" "$1" <<'EOF'
+    python3 - "${2:-$out/build.json}" "$1" <<'EOF'
 import json, sys
 for line in open(sys.argv[1]):
     try:
@@ -108,14 +150,32 @@ LOADGEN=$(exe loadgen)
 WSGATE=$(exe wsgate_server)
 ECHO=$(exe peer_echo)
 TUNGSTENITE=$(exe peer_tungstenite)
-for b in "$LOADGEN" "$WSGATE" "$ECHO" "$TUNGSTENITE"; do
+ABUSE=$(exe abuse)
+EVENTS=$(exe events_server)
+for b in "$LOADGEN" "$WSGATE" "$ECHO" "$TUNGSTENITE" "$ABUSE" "$EVENTS"; do
     [ -x "$b" ] || { echo "run.sh: a bench binary was not built" >&2; exit 1; }
 done
 
-step "Node peers (npm ci in benches/node)"
-if [ ! -d benches/node/node_modules ] ||
-    ! cmp -s benches/node/package-lock.json benches/node/node_modules/.package-lock.json; then
-    (cd benches/node && npm ci --no-audit --no-fund --loglevel=error)
+if [ -n "$before" ]; then
+    step "build the \"before\" servers in $before ($(git -C "$before" log -1 --format='%h %s' | cut -c1-60))"
+    # Its own target directory: the two trees never share build products.
+    (cd "$before" && CARGO_TARGET_DIR="$before/target" cargo build --profile bench \
+        --example events_server --bench wsgate_server --message-format=json) >"$out/build-before.json"
+    EVENTS_BEFORE=$(exe events_server "$out/build-before.json")
+    WSGATE_BEFORE=$(exe wsgate_server "$out/build-before.json")
+    for b in "$EVENTS_BEFORE" "$WSGATE_BEFORE"; do
+        [ -x "$b" ] || { echo "run.sh: a \"before\" binary was not built" >&2; exit 1; }
+    done
+    before_rev=$(git -C "$before" rev-parse --short HEAD)
+    echo "{\"server\":\"before\",\"workload\":\"commit\",\"result\":{\"commit\":\"$before_rev\"}}" >"$out/before.jsonl"
+fi
+
+if [ "$abuse_only" = 0 ]; then
+    step "Node peers (npm ci in benches/node)"
+    if [ ! -d benches/node/node_modules ] ||
+        ! cmp -s benches/node/package-lock.json benches/node/node_modules/.package-lock.json; then
+        (cd benches/node && npm ci --no-audit --no-fund --loglevel=error)
+    fi
 fi
 
 # name -> command line (without --port)
@@ -125,8 +185,16 @@ declare -A cmd=(
     [tungstenite]="$TUNGSTENITE"
     [ws]="node $repo/benches/node/ws_echo.mjs"
     [nestjs]="node $repo/benches/node/nestjs_echo.mjs"
+    [events]="$EVENTS"
 )
 servers=(wsgate echo tungstenite ws nestjs)
+abuse_servers=(events)
+if [ -n "$before" ]; then
+    cmd[wsgate_before]="$WSGATE_BEFORE"
+    cmd[events_before]="$EVENTS_BEFORE"
+    abuse_servers+=(events_before)
+    cat "$out/before.jsonl" >>"$results"
+fi
 
 server_pid=
 server_port=
@@ -145,7 +213,9 @@ start() {
     "${pin_server[@]}" ${cmd[$name]} --port 0 "$@" >>"$log" 2>&1 &
     server_pid=$!
     for _ in $(seq 1800); do
-        server_port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log")
+        # The bench servers print "listening on ADDR"; events_server "  events:   ws://ADDR/".
+        server_port=$(sed -n -e 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' \
+            -e 's/^ *events: *ws:\/\/127\.0\.0\.1:\([0-9]*\)\/$/\1/p' "$log")
         [ -n "$server_port" ] && return 0
         if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
         sleep 0.1
@@ -177,6 +247,23 @@ record() {
     echo "{\"server\":\"$name\",\"workload\":\"$workload\",\"result\":$json}" >>"$results"
 }
 
+# record_abuse SERVER WORKLOAD abuse-args...: runs benches/abuse.rs, keeps its RESULT line.
+record_abuse() {
+    local name=$1 workload=$2
+    shift 2
+    local log="$out/$name.$workload.log"
+    if ! "${pin_load[@]}" "$ABUSE" --addr "127.0.0.1:$server_port" --server-pid "$server_pid" \
+        --workload "$workload" --duration "$abuse_duration" "$@" >"$log" 2>&1; then
+        echo "run.sh: the abuse workload $workload failed against $name:" >&2
+        cat "$log" >&2
+        exit 1
+    fi
+    grep -v '^RESULT ' "$log" | sed "s/^/  $name: /"
+    local json
+    json=$(sed -n 's/^RESULT //p' "$log")
+    echo "{\"server\":\"$name\",\"workload\":\"$workload\",\"result\":$json}" >>"$results"
+}
+
 # per_message BASE_OUT RUN_OUT N: (instructions of RUN - instructions of BASE) / N, from two
 # callgrind output files.
 per_message() {
@@ -186,8 +273,13 @@ per_message() {
     echo $(((b - a) / $3))
 }
 
+if [ "$abuse_only" = 0 ]; then
 step "throughput and latency: (a) 1 x 1 x 64 B, (b) 64 x 8 x 64 B, (c) 1 x 1 x 16 KiB"
-for name in "${servers[@]}"; do
+ac_servers=("${servers[@]}")
+if [ -n "$before" ]; then
+    ac_servers=(wsgate wsgate_before "${servers[@]:1}")
+fi
+for name in "${ac_servers[@]}"; do
     start "$name"
     common=(--warmup "$warmup" --duration "$duration")
     record "$name" a --conns 1 --inflight 1 --payload 64 "${common[@]}"
@@ -213,10 +305,30 @@ for name in "${servers[@]}"; do
     fi
     stop
 done
+fi
+
+step "abuse (events_server, benches/abuse.rs): flood, linger, chat; $abuse_duration s windows"
+# Other work on the machine skews these most (every client is on one core): keep the load.
+abuse_load=$(uptime | sed 's/.*load average: //')
+echo "  load average before the abuse workloads: $abuse_load"
+for name in "${abuse_servers[@]}"; do
+    start "$name"
+    record_abuse "$name" flood --clients 8
+    stop
+    start "$name"
+    record_abuse "$name" linger --sockets "$abuse_sockets"
+    stop
+    start "$name"
+    record_abuse "$name" chat --messages "$abuse_messages"
+    stop
+done
 
 if [ "$callgrind" = 1 ]; then
     step "instructions per message (callgrind, 1 connection, ping-pong, $cg_messages messages)"
     cg_servers=(wsgate echo tungstenite)
+    if [ -n "$before" ]; then
+        cg_servers=(wsgate wsgate_before echo tungstenite)
+    fi
     if [ "$smoke" = 0 ]; then
         cg_servers+=(ws nestjs)
     fi
@@ -247,13 +359,15 @@ if [ "$callgrind" = 1 ]; then
     echo "{\"server\":\"wsgate\",\"workload\":\"sans_io_instructions\",\"result\":{\"per_message\":$per,\"messages\":$sio_messages}}" >>"$results"
 fi
 
-step "micro-benchmarks of the core (divan, benches/core.rs)"
-if [ "$smoke" = 1 ]; then
-    cargo bench --bench core -- --test >"$out/core.txt" 2>&1
-else
-    cargo bench --bench core >"$out/core.txt" 2>&1
+if [ "$abuse_only" = 0 ]; then
+    step "micro-benchmarks of the core (divan, benches/core.rs)"
+    if [ "$smoke" = 1 ]; then
+        cargo bench --bench core -- --test >"$out/core.txt" 2>&1
+    else
+        cargo bench --bench core >"$out/core.txt" 2>&1
+    fi
+    tail -n 5 "$out/core.txt"
 fi
-tail -n 5 "$out/core.txt"
 
 if [ "$footprint" = 1 ]; then
     step "firmware footprint (examples/firmware/size.sh)"
@@ -270,8 +384,13 @@ if [ "$footprint" = 1 ]; then
 fi
 
 step "report"
-args=(--results "$results" --out "$out" --duration "$duration" --idle "$idle_conns")
-if [ "$smoke" = 1 ]; then
+args=(--results "$results" --out "$out" --duration "$duration" --idle "$idle_conns"
+    --abuse-duration "$abuse_duration" --load "$abuse_load")
+if [ "$abuse_only" = 1 ]; then
+    python3 benches/report.py "${args[@]}" --abuse-only >"$out/report.md"
+    cat "$out/report.md"
+    echo "run.sh: abuse run done (report in $out/report.md; BENCHMARKS.md untouched)"
+elif [ "$smoke" = 1 ]; then
     python3 benches/report.py "${args[@]}" >"$out/report.md"
     echo "run.sh: smoke run done (report in $out/report.md; BENCHMARKS.md untouched)"
 else
