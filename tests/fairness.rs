@@ -33,9 +33,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use support::raw::Raw;
 use support::{SAMPLE_101, SAMPLE_KEY, ServerFrame, close, echo_message, frame, text};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use wsgate::connection::{Connection, Timeouts};
 use wsgate::gateway::{Context, Data, Gateway, HandlerError, HandlerResult};
 use wsgate::protocol::frame::{OpCode, parse_header};
@@ -244,139 +243,6 @@ fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd")
         .expect("/proc/self/fd")
         .count()
-}
-
-/// A raw TCP client speaking WebSocket by hand, on the test's runtime.
-struct Raw {
-    s: TcpStream,
-    /// Bytes read but not yet returned.
-    buf: Vec<u8>,
-}
-
-impl Raw {
-    async fn connect(addr: SocketAddr) -> Raw {
-        let s = tokio::time::timeout(WAIT, TcpStream::connect(addr))
-            .await
-            .expect("tcp connect timed out")
-            .expect("tcp connect");
-        Raw { s, buf: Vec::new() }
-    }
-
-    /// Connects, sends `request` and checks that the answer's head is exactly `expected`.
-    async fn upgrade_with(addr: SocketAddr, request: &[u8], expected: &[u8]) -> Raw {
-        let mut c = Raw::connect(addr).await;
-        c.send(request).await;
-        let head = c.read_head().await.expect("a response head");
-        assert_eq!(
-            String::from_utf8_lossy(&head),
-            String::from_utf8_lossy(expected)
-        );
-        c
-    }
-
-    /// Connects and completes a real upgrade on `/`.
-    async fn upgrade(addr: SocketAddr) -> Raw {
-        Raw::upgrade_with(addr, &support::upgrade_request("/", SAMPLE_KEY), SAMPLE_101).await
-    }
-
-    async fn send(&mut self, bytes: &[u8]) {
-        tokio::time::timeout(WAIT, self.s.write_all(bytes))
-            .await
-            .expect("tcp write timed out")
-            .expect("tcp write");
-    }
-
-    /// One read into `buf`; Ok(0) at EOF.
-    async fn fill(&mut self) -> std::io::Result<usize> {
-        let mut chunk = [0u8; 8192];
-        let n = tokio::time::timeout(WAIT, self.s.read(&mut chunk))
-            .await
-            .expect("nothing to read within the wait")?;
-        self.buf.extend_from_slice(&chunk[..n]);
-        Ok(n)
-    }
-
-    async fn read_head(&mut self) -> Result<Vec<u8>, String> {
-        loop {
-            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                return Ok(self.buf.drain(..i + 4).collect());
-            }
-            match self.fill().await {
-                Ok(0) => {
-                    return Err(format!(
-                        "EOF before the end of the head: {:?}",
-                        String::from_utf8_lossy(&self.buf)
-                    ));
-                }
-                Ok(_) => {}
-                Err(e) => return Err(format!("read error before the end of the head: {e}")),
-            }
-        }
-    }
-
-    /// Everything until the server closes TCP; the close must be clean (EOF, not a reset).
-    async fn read_to_eof(&mut self) -> Vec<u8> {
-        loop {
-            match self.fill().await {
-                Ok(0) => return std::mem::take(&mut self.buf),
-                Ok(_) => {}
-                Err(e) => panic!(
-                    "expected a clean EOF, got {e} after {:?}",
-                    String::from_utf8_lossy(&self.buf)
-                ),
-            }
-        }
-    }
-
-    /// The next complete server frame (pings included).
-    async fn next_frame(&mut self) -> ServerFrame {
-        loop {
-            if let Some(f) = take_frames_one(&mut self.buf) {
-                return f;
-            }
-            let n = self
-                .fill()
-                .await
-                .expect("read error while a frame was expected");
-            assert!(n > 0, "EOF while a frame was expected");
-        }
-    }
-
-    /// The next frame that is not a server ping.
-    async fn next_data_frame(&mut self) -> ServerFrame {
-        loop {
-            let f = self.next_frame().await;
-            if f.opcode != OpCode::Ping {
-                return f;
-            }
-        }
-    }
-
-    /// Sends an `echo` event and checks that the next frame is exactly its reply.
-    async fn echo(&mut self, tag: &str) {
-        let msg = format!(r#"{{"event":"echo","data":"{tag}"}}"#);
-        self.send(&text(msg.as_bytes())).await;
-        let f = self.next_data_frame().await;
-        assert_eq!(f.opcode, OpCode::Text, "{f:?}");
-        assert_eq!(f.text(), msg);
-    }
-}
-
-/// The first complete frame of `buf`, removed from it.
-fn take_frames_one(buf: &mut Vec<u8>) -> Option<ServerFrame> {
-    let (h, hlen) = parse_header(buf, false).expect("valid server frame")?;
-    let end = hlen + usize::try_from(h.payload_len).unwrap();
-    if buf.len() < end {
-        return None;
-    }
-    let f = ServerFrame {
-        fin: h.fin,
-        opcode: h.opcode,
-        payload: buf[hlen..end].to_vec(),
-        header: buf[..hlen].to_vec(),
-    };
-    buf.drain(..end);
-    Some(f)
 }
 
 /// A blocking client on its own thread: connects to `addr` and checks the exact head.

@@ -14,17 +14,14 @@ mod support;
 use futures_util::future::join_all;
 use std::cell::RefCell;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
-use support::{
-    SAMPLE_101, SAMPLE_KEY, ServerFrame, frame, raw_frame, request, text, upgrade_request,
-};
+use support::raw::Raw;
+use support::{SAMPLE_101, SAMPLE_KEY, frame, raw_frame, request, text, upgrade_request};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use wsgate::connection::Timeouts;
 use wsgate::gateway::{Context, Data, Gateway, HandlerResult};
-use wsgate::protocol::frame::{OpCode, parse_header};
+use wsgate::protocol::frame::OpCode;
 use wsgate::protocol::http::SERVER_FULL_RESPONSE;
 use wsgate::transport::tokio::{TokioOptions, TokioServer};
 use wsgate::{CloseCode, Config, Stats, WebSocketAdapter};
@@ -162,135 +159,6 @@ fn noise(len: usize, seed: u32, avoid: &[u8]) -> Vec<u8> {
         }
     }
     out
-}
-
-/// A raw TCP client speaking WebSocket by hand.
-struct Raw {
-    s: TcpStream,
-    /// Bytes read but not yet returned.
-    buf: Vec<u8>,
-}
-
-impl Raw {
-    async fn connect(addr: SocketAddr) -> Raw {
-        let s = tokio::time::timeout(WAIT, TcpStream::connect(addr))
-            .await
-            .expect("tcp connect timed out")
-            .expect("tcp connect");
-        Raw { s, buf: Vec::new() }
-    }
-
-    /// Connects and completes a real upgrade on `/`; the exact 101 is checked and consumed.
-    async fn upgrade(addr: SocketAddr) -> Raw {
-        let mut c = Raw::connect(addr).await;
-        c.send(&upgrade_request("/", SAMPLE_KEY)).await;
-        let head = c.read_head().await.expect("a response head");
-        assert_eq!(
-            String::from_utf8_lossy(&head),
-            String::from_utf8_lossy(SAMPLE_101)
-        );
-        c
-    }
-
-    async fn send(&mut self, bytes: &[u8]) {
-        tokio::time::timeout(WAIT, self.s.write_all(bytes))
-            .await
-            .expect("tcp write timed out")
-            .expect("tcp write");
-    }
-
-    /// One read into `buf`; Ok(0) at EOF.
-    async fn fill(&mut self) -> std::io::Result<usize> {
-        let mut chunk = [0u8; 8192];
-        let n = tokio::time::timeout(WAIT, self.s.read(&mut chunk))
-            .await
-            .expect("nothing to read within the wait")?;
-        self.buf.extend_from_slice(&chunk[..n]);
-        Ok(n)
-    }
-
-    /// Reads up to the end of an HTTP head (`\r\n\r\n`) and returns it; whatever follows
-    /// stays buffered. Err describes an early EOF or a read error.
-    async fn read_head(&mut self) -> Result<Vec<u8>, String> {
-        loop {
-            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                return Ok(self.buf.drain(..i + 4).collect());
-            }
-            match self.fill().await {
-                Ok(0) => {
-                    return Err(format!(
-                        "EOF before the end of the head: {:?}",
-                        String::from_utf8_lossy(&self.buf)
-                    ));
-                }
-                Ok(_) => {}
-                Err(e) => return Err(format!("read error before the end of the head: {e}")),
-            }
-        }
-    }
-
-    /// Everything until the server closes TCP. The close must be clean: a read returning 0,
-    /// not a reset.
-    async fn read_to_eof(&mut self) -> Vec<u8> {
-        loop {
-            match self.fill().await {
-                Ok(0) => return std::mem::take(&mut self.buf),
-                Ok(_) => {}
-                Err(e) => panic!(
-                    "expected a clean EOF, got {e} after {:?}",
-                    String::from_utf8_lossy(&self.buf)
-                ),
-            }
-        }
-    }
-
-    /// Everything until the server closes TCP (read returns 0), parsed as server frames.
-    async fn frames_to_eof(&mut self) -> Vec<ServerFrame> {
-        support::parse_frames(&self.read_to_eof().await)
-    }
-
-    /// The next complete server frame (pings included).
-    async fn next_frame(&mut self) -> ServerFrame {
-        loop {
-            if let Some((h, hlen)) = parse_header(&self.buf, false).expect("valid server frame") {
-                let end = hlen + usize::try_from(h.payload_len).unwrap();
-                if self.buf.len() >= end {
-                    let f = ServerFrame {
-                        fin: h.fin,
-                        opcode: h.opcode,
-                        payload: self.buf[hlen..end].to_vec(),
-                        header: self.buf[..hlen].to_vec(),
-                    };
-                    self.buf.drain(..end);
-                    return f;
-                }
-            }
-            let n = self
-                .fill()
-                .await
-                .expect("read error while a frame was expected");
-            assert!(n > 0, "EOF while a frame was expected");
-        }
-    }
-
-    /// The next frame that is not a server ping.
-    async fn next_data_frame(&mut self) -> ServerFrame {
-        loop {
-            let f = self.next_frame().await;
-            if f.opcode != OpCode::Ping {
-                return f;
-            }
-        }
-    }
-
-    /// Sends an `echo` event and checks that the next frame is its reply.
-    async fn echo(&mut self, tag: &str) {
-        let msg = format!(r#"{{"event":"echo","data":"{tag}"}}"#);
-        self.send(&text(msg.as_bytes())).await;
-        let f = self.next_data_frame().await;
-        assert_eq!(f.opcode, OpCode::Text, "{f:?}");
-        assert_eq!(f.text(), msg);
-    }
 }
 
 // ---------------------------------------------------------------------------------------

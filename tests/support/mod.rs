@@ -5,6 +5,8 @@
 //! mask is an error here). Everything allocates freely: it runs outside the code under test.
 #![allow(dead_code)]
 
+pub mod raw;
+
 use wsgate::Server;
 use wsgate::gateway::ClientId;
 use wsgate::protocol::frame::{MAX_HEADER_LEN, OpCode, encode_frame, parse_header};
