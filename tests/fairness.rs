@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use support::raw::Raw;
+use support::raw::{Raw, drive, eventually_within};
 use support::{SAMPLE_101, SAMPLE_KEY, ServerFrame, close, echo_message, frame, text};
 use wsgate::connection::{Connection, Timeouts};
 use wsgate::gateway::{Context, Data, Gateway, HandlerError, HandlerResult};
@@ -151,37 +151,9 @@ fn sample_server<const N: usize, const RX: usize, const TX: usize>(
     server
 }
 
-/// Runs the server and `client` concurrently on this task (at most `limit`); returns what
-/// `client` returns.
-async fn drive<const N: usize, const RX: usize, const TX: usize, F: Future>(
-    server: &TokioServer<N, RX, TX>,
-    limit: Duration,
-    client: F,
-) -> F::Output {
-    let srv = server.clone();
-    tokio::time::timeout(limit, async move {
-        tokio::select! {
-            r = srv.run() => panic!("run() returned while clients were still working: {r:?}"),
-            out = client => out,
-        }
-    })
-    .await
-    .expect("test did not finish in time")
-}
-
 /// Waits (bounded) until `cond` holds; the server keeps running meanwhile.
 async fn eventually(what: &str, cond: impl Fn() -> bool) {
     eventually_within(WAIT, what, cond).await;
-}
-
-async fn eventually_within(limit: Duration, what: &str, cond: impl Fn() -> bool) {
-    let ok = tokio::time::timeout(limit, async {
-        while !cond() {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    })
-    .await;
-    assert!(ok.is_ok(), "never happened: {what}");
 }
 
 /// The exact bytes of a server close frame.

@@ -89,26 +89,12 @@ async fn drive<const N: usize, const RX: usize, const TX: usize, F: Future>(
     server: &TokioServer<N, RX, TX>,
     client: F,
 ) -> F::Output {
-    let srv = server.clone();
-    tokio::time::timeout(Duration::from_secs(10), async move {
-        tokio::select! {
-            r = srv.run() => panic!("run() returned while clients were still working: {r:?}"),
-            out = client => out,
-        }
-    })
-    .await
-    .expect("test did not finish in time")
+    support::raw::drive(server, Duration::from_secs(10), client).await
 }
 
 /// Waits (bounded) until `cond` holds; the server keeps running meanwhile.
 async fn eventually(what: &str, cond: impl Fn() -> bool) {
-    let ok = tokio::time::timeout(WAIT, async {
-        while !cond() {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    })
-    .await;
-    assert!(ok.is_ok(), "never happened: {what}");
+    support::raw::eventually_within(WAIT, what, cond).await;
 }
 
 /// The HTTP refusal counters that are not zero, by name.

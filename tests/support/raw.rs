@@ -1,16 +1,48 @@
-//! A raw TCP client for the real-socket tests of the tokio transport (`tests/hostile.rs`,
-//! `tests/fairness.rs`): WebSocket by hand, every wait bounded by [`WAIT`], every answer
-//! checked by the caller as exact bytes.
+//! The harness of the real-socket tests of the tokio transport (`tests/hostile.rs`,
+//! `tests/fairness.rs`): a raw TCP client speaking WebSocket by hand (every wait bounded by
+//! [`WAIT`], every answer checked by the caller as exact bytes), the server run beside the
+//! test's clients ([`drive`]), and bounded waits for a condition ([`eventually_within`]).
 
 use super::{SAMPLE_101, SAMPLE_KEY, ServerFrame, text, upgrade_request};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wsgate::protocol::frame::{OpCode, parse_header};
+use wsgate::transport::tokio::TokioServer;
 
 /// Upper bound for any single wait of a [`Raw`] client.
 pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Runs the server and `client` concurrently on this task, at most `limit`; returns what
+/// `client` returns.
+pub async fn drive<const N: usize, const RX: usize, const TX: usize, F: Future>(
+    server: &TokioServer<N, RX, TX>,
+    limit: Duration,
+    client: F,
+) -> F::Output {
+    let srv = server.clone();
+    tokio::time::timeout(limit, async move {
+        tokio::select! {
+            r = srv.run() => panic!("run() returned while clients were still working: {r:?}"),
+            out = client => out,
+        }
+    })
+    .await
+    .expect("test did not finish in time")
+}
+
+/// Waits until `cond` holds, at most `limit`; the server keeps running meanwhile.
+pub async fn eventually_within(limit: Duration, what: &str, cond: impl Fn() -> bool) {
+    let ok = tokio::time::timeout(limit, async {
+        while !cond() {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await;
+    assert!(ok.is_ok(), "never happened: {what}");
+}
 
 /// A raw TCP client speaking WebSocket by hand, on the test's tokio runtime.
 pub struct Raw {
