@@ -16,6 +16,7 @@ use crate::protocol::frame::{self, FrameHeader, OpCode};
 use crate::protocol::handshake;
 use crate::protocol::http::{self, HttpError};
 use crate::protocol::utf8::Utf8Validator;
+use crate::stats::Counter;
 
 /// Largest control frame payload (RFC 6455 §5.5).
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
@@ -44,6 +45,23 @@ pub enum CloseReason {
     /// A message (or a frame) took longer than `Timeouts::message_ms` to arrive: we sent 1008
     /// and dropped the client, which was holding a slot with a trickle of bytes.
     MessageTimeout,
+}
+
+impl CloseReason {
+    /// The [`Stats`](crate::Stats) counter of a connection that ended this way.
+    pub(crate) const fn counter(self) -> Counter {
+        match self {
+            CloseReason::Peer => Counter::ClosedByPeer,
+            CloseReason::Server => Counter::ClosedByServer,
+            CloseReason::ProtocolError => Counter::ClosedProtocolError,
+            CloseReason::InvalidUtf8 => Counter::ClosedInvalidUtf8,
+            CloseReason::TooBig => Counter::ClosedTooBig,
+            CloseReason::IdleTimeout => Counter::ClosedIdle,
+            CloseReason::CloseTimeout => Counter::ClosedCloseTimeout,
+            CloseReason::PeerGone => Counter::ClosedPeerGone,
+            CloseReason::MessageTimeout => Counter::ClosedMessageTimeout,
+        }
+    }
 }
 
 /// How a connection ended: the code reported to `handle_disconnect` and why.

@@ -21,7 +21,7 @@ use crate::protocol::handshake::{self, Request};
 use crate::protocol::http::{HttpError, Status};
 #[cfg(feature = "embassy")]
 use crate::session::Turn;
-use crate::stats::Stats;
+use crate::stats::{Counter, Stats};
 use serde::Serialize;
 
 /// A fixed page served on plain `GET` (a device's control page).
@@ -451,7 +451,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
 
     fn accept_addr(&mut self, addr: Addr, now: u64) -> Result<ClientId, Refused> {
         if self.closing {
-            self.stats.refused_full = self.stats.refused_full.wrapping_add(1);
+            self.stats.add(Counter::RefusedFull, 1);
             return Err(Refused::Closing);
         }
         let limit = usize::from(self.config.max_per_address);
@@ -462,12 +462,12 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
                 .filter(|s| s.in_use && s.addr == addr)
                 .count();
             if held >= limit {
-                self.stats.refused_per_address = self.stats.refused_per_address.wrapping_add(1);
+                self.stats.add(Counter::RefusedPerAddress, 1);
                 return Err(Refused::PerAddress);
             }
         }
         let Some((index, slot)) = self.slots.iter_mut().enumerate().find(|(_, s)| !s.in_use) else {
-            self.stats.refused_full = self.stats.refused_full.wrapping_add(1);
+            self.stats.add(Counter::RefusedFull, 1);
             return Err(Refused::Full);
         };
         slot.addr = addr;
@@ -479,7 +479,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         slot.reported = false;
         slot.deferred = NOT_DEFERRED;
         slot.conn.start(now);
-        self.stats.accepted = self.stats.accepted.wrapping_add(1);
+        self.stats.add(Counter::Accepted, 1);
         Ok(slot.id(index))
     }
 
@@ -515,7 +515,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             pos += step.consumed;
             match step.event {
                 Some(Event::Message { binary }) => {
-                    self.stats.messages = self.stats.messages.wrapping_add(1);
+                    self.stats.add(Counter::Messages, 1);
                     if let Some(s) = self.slots.get_mut(idx) {
                         s.deferred = deferred_kind(binary);
                     }
@@ -709,7 +709,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             .is_some_and(|s| s.conn.phase() == Phase::Closed);
         let upgraded = self.slots.get(idx).is_some_and(|s| s.gateway.is_some());
         if !finished && upgraded {
-            self.stats.count_close(CloseReason::PeerGone);
+            self.stats.add(CloseReason::PeerGone.counter(), 1);
             self.report_disconnect(idx, CloseCode::ABNORMAL);
         }
         if let Some(s) = self.slots.get_mut(idx) {
@@ -730,7 +730,8 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             s.conn
                 .close(CloseCode::GOING_AWAY, "server shutting down", now);
             if matches!(before, Phase::Handshake | Phase::Request) {
-                self.stats.count_http(Status::ServiceUnavailable);
+                self.stats
+                    .add(Counter::http(Status::ServiceUnavailable.code()), 1);
             }
             s.wake = true;
             self.wakes = true;
@@ -836,14 +837,17 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
                 Err(_) => result.dropped = result.dropped.saturating_add(1),
             }
         }
-        self.stats.count_broadcast(&result);
+        self.stats
+            .add(Counter::FramesSent, u32::from(result.queued));
+        self.stats
+            .add(Counter::BroadcastDropped, u32::from(result.dropped));
         result
     }
 
     fn count_send(&mut self, r: Result<u32, u32>) {
         match r {
-            Ok(n) => self.stats.frames_sent = self.stats.frames_sent.wrapping_add(n),
-            Err(n) => self.stats.send_failed = self.stats.send_failed.wrapping_add(n),
+            Ok(n) => self.stats.add(Counter::FramesSent, n),
+            Err(n) => self.stats.add(Counter::SendFailed, n),
         }
     }
 
@@ -851,17 +855,17 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         match event {
             Event::Request => self.request(idx, now),
             Event::Message { binary } => {
-                self.stats.messages = self.stats.messages.wrapping_add(1);
+                self.stats.add(Counter::Messages, 1);
                 if let Some(s) = self.slots.get_mut(idx) {
                     s.deferred = deferred_kind(binary);
                 }
                 self.resume_slot(idx, now, &mut Share::default());
             }
-            Event::PingSent => self.stats.pings_sent = self.stats.pings_sent.wrapping_add(1),
-            Event::HandshakeTimeout => self.stats.count_http(Status::RequestTimeout),
-            Event::HeadTooLarge => self.stats.count_http(Status::HeaderFieldsTooLarge),
+            Event::PingSent => self.stats.add(Counter::PingsSent, 1),
+            Event::HandshakeTimeout => self.stats.add(Counter::Http408, 1),
+            Event::HeadTooLarge => self.stats.add(Counter::Http431, 1),
             Event::Closed(d) => {
-                self.stats.count_close(d.reason);
+                self.stats.add(d.reason.counter(), 1);
                 debug!("client in slot {} closed: {}", idx, d.code.as_u16());
                 self.report_disconnect(idx, d.code);
             }
@@ -971,11 +975,11 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         match decision {
             Decision::Refuse(e) => {
                 debug!("refused slot {}: {} {}", idx, e.status.code(), e.reason);
-                self.stats.count_http(e.status);
+                self.stats.add(Counter::http(e.status.code()), 1);
                 slot.conn.refuse(&e);
             }
             Decision::Page(page) => {
-                self.stats.pages_served = self.stats.pages_served.wrapping_add(1);
+                self.stats.add(Counter::PagesServed, 1);
                 slot.conn.serve_page(page.content_type, page.body);
             }
             Decision::Accept {
@@ -985,12 +989,12 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             } => {
                 if slot.conn.accept(&key, protocol).is_err() {
                     let e = HttpError::new(Status::InternalServerError, "response did not fit");
-                    self.stats.count_http(e.status);
+                    self.stats.add(Counter::http(e.status.code()), 1);
                     slot.conn.refuse(&e);
                     return;
                 }
                 slot.gateway = Some(GatewayId(gateway as u8));
-                self.stats.upgraded = self.stats.upgraded.wrapping_add(1);
+                self.stats.add(Counter::Upgraded, 1);
                 self.connected(idx, gateway, protocol, now);
             }
         }

@@ -2,10 +2,10 @@
 //!
 //! Every refusal in wsgate is visible: an HTTP status or close code on the wire, a typed
 //! error or event in the API, and one of these counters. Counters are `u32` and wrap.
-
-use crate::connection::CloseReason;
-use crate::gateway::{Broadcast, DropReason};
-use crate::protocol::http::Status;
+//!
+//! This module is a leaf: it imports nothing from the rest of the crate. The layers above
+//! name the counter an event moves ([`Counter`]) and bump it through the one method that
+//! changes a count, [`Stats::add`]; it never decides what is counted.
 
 /// The server's counters. Read them with [`crate::Server::stats`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -85,8 +85,94 @@ pub struct Stats {
     pub closed_peer_gone: u32,
 }
 
-fn bump(c: &mut u32) {
-    *c = c.wrapping_add(1);
+/// One of the [`Stats`] counters: what the layers above name when they count something.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Counter {
+    /// [`Stats::accepted`].
+    Accepted,
+    /// [`Stats::refused_full`].
+    RefusedFull,
+    /// [`Stats::refused_per_address`].
+    RefusedPerAddress,
+    /// [`Stats::upgraded`].
+    Upgraded,
+    /// [`Stats::pages_served`].
+    PagesServed,
+    /// [`Stats::http_400`].
+    Http400,
+    /// [`Stats::http_401_403`].
+    Http401Or403,
+    /// [`Stats::http_404`].
+    Http404,
+    /// [`Stats::http_405`].
+    Http405,
+    /// [`Stats::http_408`].
+    Http408,
+    /// [`Stats::http_426`].
+    Http426,
+    /// [`Stats::http_431`].
+    Http431,
+    /// [`Stats::http_other`].
+    HttpOther,
+    /// [`Stats::messages`].
+    Messages,
+    /// [`Stats::dispatched`].
+    Dispatched,
+    /// [`Stats::dropped_invalid_json`].
+    DroppedInvalidJson,
+    /// [`Stats::dropped_not_object`].
+    DroppedNotObject,
+    /// [`Stats::dropped_no_event`].
+    DroppedNoEvent,
+    /// [`Stats::dropped_unknown_event`].
+    DroppedUnknownEvent,
+    /// [`Stats::exceptions`].
+    Exceptions,
+    /// [`Stats::frames_sent`].
+    FramesSent,
+    /// [`Stats::send_failed`].
+    SendFailed,
+    /// [`Stats::broadcast_dropped`].
+    BroadcastDropped,
+    /// [`Stats::pings_sent`].
+    PingsSent,
+    /// [`Stats::closed_by_peer`].
+    ClosedByPeer,
+    /// [`Stats::closed_by_server`].
+    ClosedByServer,
+    /// [`Stats::closed_protocol_error`].
+    ClosedProtocolError,
+    /// [`Stats::closed_invalid_utf8`].
+    ClosedInvalidUtf8,
+    /// [`Stats::closed_too_big`].
+    ClosedTooBig,
+    /// [`Stats::closed_idle`].
+    ClosedIdle,
+    /// [`Stats::closed_close_timeout`].
+    ClosedCloseTimeout,
+    /// [`Stats::closed_message_timeout`].
+    ClosedMessageTimeout,
+    /// [`Stats::closed_no_room`].
+    ClosedNoRoom,
+    /// [`Stats::closed_peer_gone`].
+    ClosedPeerGone,
+}
+
+impl Counter {
+    /// The counter of an HTTP refusal with status `code`: 400, 401 and 403, 404, 405, 408,
+    /// 426 and 431 have their own, every other status (500, 503) shares `http_other`.
+    pub(crate) const fn http(code: u16) -> Counter {
+        match code {
+            400 => Counter::Http400,
+            401 | 403 => Counter::Http401Or403,
+            404 => Counter::Http404,
+            405 => Counter::Http405,
+            408 => Counter::Http408,
+            426 => Counter::Http426,
+            431 => Counter::Http431,
+            _ => Counter::HttpOther,
+        }
+    }
 }
 
 impl Stats {
@@ -130,49 +216,46 @@ impl Stats {
         }
     }
 
-    /// Counts an HTTP refusal by status.
-    pub fn count_http(&mut self, status: Status) {
-        bump(match status {
-            Status::BadRequest => &mut self.http_400,
-            Status::Unauthorized | Status::Forbidden => &mut self.http_401_403,
-            Status::NotFound => &mut self.http_404,
-            Status::MethodNotAllowed => &mut self.http_405,
-            Status::RequestTimeout => &mut self.http_408,
-            Status::UpgradeRequired => &mut self.http_426,
-            Status::HeaderFieldsTooLarge => &mut self.http_431,
-            _ => &mut self.http_other,
-        });
-    }
-
-    /// Counts a dropped message.
-    pub fn count_drop(&mut self, reason: DropReason) {
-        bump(match reason {
-            DropReason::InvalidJson => &mut self.dropped_invalid_json,
-            DropReason::NotAnObject => &mut self.dropped_not_object,
-            DropReason::NoEvent => &mut self.dropped_no_event,
-            DropReason::UnknownEvent => &mut self.dropped_unknown_event,
-        });
-    }
-
-    /// Counts the end of a connection.
-    pub fn count_close(&mut self, reason: CloseReason) {
-        bump(match reason {
-            CloseReason::Peer => &mut self.closed_by_peer,
-            CloseReason::Server => &mut self.closed_by_server,
-            CloseReason::ProtocolError => &mut self.closed_protocol_error,
-            CloseReason::InvalidUtf8 => &mut self.closed_invalid_utf8,
-            CloseReason::TooBig => &mut self.closed_too_big,
-            CloseReason::IdleTimeout => &mut self.closed_idle,
-            CloseReason::CloseTimeout => &mut self.closed_close_timeout,
-            CloseReason::PeerGone => &mut self.closed_peer_gone,
-            CloseReason::MessageTimeout => &mut self.closed_message_timeout,
-        });
-    }
-
-    /// Counts the outcome of one broadcast.
-    pub fn count_broadcast(&mut self, b: &Broadcast) {
-        self.frames_sent = self.frames_sent.wrapping_add(u32::from(b.queued));
-        self.broadcast_dropped = self.broadcast_dropped.wrapping_add(u32::from(b.dropped));
+    /// Adds `n` to `counter` (wrapping): the one way a count changes.
+    #[inline]
+    pub(crate) fn add(&mut self, counter: Counter, n: u32) {
+        let c = match counter {
+            Counter::Accepted => &mut self.accepted,
+            Counter::RefusedFull => &mut self.refused_full,
+            Counter::RefusedPerAddress => &mut self.refused_per_address,
+            Counter::Upgraded => &mut self.upgraded,
+            Counter::PagesServed => &mut self.pages_served,
+            Counter::Http400 => &mut self.http_400,
+            Counter::Http401Or403 => &mut self.http_401_403,
+            Counter::Http404 => &mut self.http_404,
+            Counter::Http405 => &mut self.http_405,
+            Counter::Http408 => &mut self.http_408,
+            Counter::Http426 => &mut self.http_426,
+            Counter::Http431 => &mut self.http_431,
+            Counter::HttpOther => &mut self.http_other,
+            Counter::Messages => &mut self.messages,
+            Counter::Dispatched => &mut self.dispatched,
+            Counter::DroppedInvalidJson => &mut self.dropped_invalid_json,
+            Counter::DroppedNotObject => &mut self.dropped_not_object,
+            Counter::DroppedNoEvent => &mut self.dropped_no_event,
+            Counter::DroppedUnknownEvent => &mut self.dropped_unknown_event,
+            Counter::Exceptions => &mut self.exceptions,
+            Counter::FramesSent => &mut self.frames_sent,
+            Counter::SendFailed => &mut self.send_failed,
+            Counter::BroadcastDropped => &mut self.broadcast_dropped,
+            Counter::PingsSent => &mut self.pings_sent,
+            Counter::ClosedByPeer => &mut self.closed_by_peer,
+            Counter::ClosedByServer => &mut self.closed_by_server,
+            Counter::ClosedProtocolError => &mut self.closed_protocol_error,
+            Counter::ClosedInvalidUtf8 => &mut self.closed_invalid_utf8,
+            Counter::ClosedTooBig => &mut self.closed_too_big,
+            Counter::ClosedIdle => &mut self.closed_idle,
+            Counter::ClosedCloseTimeout => &mut self.closed_close_timeout,
+            Counter::ClosedMessageTimeout => &mut self.closed_message_timeout,
+            Counter::ClosedNoRoom => &mut self.closed_no_room,
+            Counter::ClosedPeerGone => &mut self.closed_peer_gone,
+        };
+        *c = c.wrapping_add(n);
     }
 
     /// Total messages dropped without a handler.
@@ -181,5 +264,123 @@ impl Stats {
             .wrapping_add(self.dropped_not_object)
             .wrapping_add(self.dropped_no_event)
             .wrapping_add(self.dropped_unknown_event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every counter of the enum moves its own field, and only that one.
+    #[test]
+    fn each_counter_moves_its_own_field() {
+        let all = [
+            Counter::Accepted,
+            Counter::RefusedFull,
+            Counter::RefusedPerAddress,
+            Counter::Upgraded,
+            Counter::PagesServed,
+            Counter::Http400,
+            Counter::Http401Or403,
+            Counter::Http404,
+            Counter::Http405,
+            Counter::Http408,
+            Counter::Http426,
+            Counter::Http431,
+            Counter::HttpOther,
+            Counter::Messages,
+            Counter::Dispatched,
+            Counter::DroppedInvalidJson,
+            Counter::DroppedNotObject,
+            Counter::DroppedNoEvent,
+            Counter::DroppedUnknownEvent,
+            Counter::Exceptions,
+            Counter::FramesSent,
+            Counter::SendFailed,
+            Counter::BroadcastDropped,
+            Counter::PingsSent,
+            Counter::ClosedByPeer,
+            Counter::ClosedByServer,
+            Counter::ClosedProtocolError,
+            Counter::ClosedInvalidUtf8,
+            Counter::ClosedTooBig,
+            Counter::ClosedIdle,
+            Counter::ClosedCloseTimeout,
+            Counter::ClosedMessageTimeout,
+            Counter::ClosedNoRoom,
+            Counter::ClosedPeerGone,
+        ];
+        // Stats is 34 u32 fields and nothing else.
+        assert_eq!(core::mem::size_of::<Stats>(), all.len() * 4);
+        let mut seen = Stats::new();
+        for (i, c) in all.iter().enumerate() {
+            let before = seen;
+            seen.add(*c, i as u32 + 1);
+            assert_ne!(before, seen, "{c:?} moved nothing");
+        }
+        // Each field holds its own counter's amount: the sum of 1..=34 only if no two
+        // counters share a field.
+        let total: u32 = [
+            seen.accepted,
+            seen.refused_full,
+            seen.refused_per_address,
+            seen.upgraded,
+            seen.pages_served,
+            seen.http_400,
+            seen.http_401_403,
+            seen.http_404,
+            seen.http_405,
+            seen.http_408,
+            seen.http_426,
+            seen.http_431,
+            seen.http_other,
+            seen.messages,
+            seen.dispatched,
+            seen.dropped_invalid_json,
+            seen.dropped_not_object,
+            seen.dropped_no_event,
+            seen.dropped_unknown_event,
+            seen.exceptions,
+            seen.frames_sent,
+            seen.send_failed,
+            seen.broadcast_dropped,
+            seen.pings_sent,
+            seen.closed_by_peer,
+            seen.closed_by_server,
+            seen.closed_protocol_error,
+            seen.closed_invalid_utf8,
+            seen.closed_too_big,
+            seen.closed_idle,
+            seen.closed_close_timeout,
+            seen.closed_message_timeout,
+            seen.closed_no_room,
+            seen.closed_peer_gone,
+        ]
+        .iter()
+        .sum();
+        assert_eq!(total, (1..=34).sum::<u32>());
+        assert_eq!(seen.messages, 14);
+    }
+
+    #[test]
+    fn counters_wrap() {
+        let mut s = Stats::new();
+        s.add(Counter::Messages, u32::MAX);
+        s.add(Counter::Messages, 2);
+        assert_eq!(s.messages, 1);
+    }
+
+    #[test]
+    fn http_statuses_have_their_counters() {
+        assert_eq!(Counter::http(400), Counter::Http400);
+        assert_eq!(Counter::http(401), Counter::Http401Or403);
+        assert_eq!(Counter::http(403), Counter::Http401Or403);
+        assert_eq!(Counter::http(404), Counter::Http404);
+        assert_eq!(Counter::http(405), Counter::Http405);
+        assert_eq!(Counter::http(408), Counter::Http408);
+        assert_eq!(Counter::http(426), Counter::Http426);
+        assert_eq!(Counter::http(431), Counter::Http431);
+        assert_eq!(Counter::http(500), Counter::HttpOther);
+        assert_eq!(Counter::http(503), Counter::HttpOther);
     }
 }

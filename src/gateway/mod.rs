@@ -24,7 +24,7 @@ use crate::protocol::close::CloseCode;
 use crate::protocol::frame::OpCode;
 use crate::protocol::handshake::Request;
 use crate::protocol::http::HttpError;
-use crate::stats::Stats;
+use crate::stats::{Counter, Stats};
 use envelope::{Envelope, EnvelopeError, JsonStr};
 use serde::{Deserialize, Serialize};
 
@@ -147,6 +147,16 @@ pub enum DropReason {
 }
 
 impl DropReason {
+    /// The [`Stats`] counter of a message dropped for this reason.
+    pub(crate) const fn counter(self) -> Counter {
+        match self {
+            DropReason::InvalidJson => Counter::DroppedInvalidJson,
+            DropReason::NotAnObject => Counter::DroppedNotObject,
+            DropReason::NoEvent => Counter::DroppedNoEvent,
+            DropReason::UnknownEvent => Counter::DroppedUnknownEvent,
+        }
+    }
+
     /// The drop reason for an envelope that could not be parsed.
     pub fn from_envelope(e: EnvelopeError) -> Self {
         match e {
@@ -281,12 +291,12 @@ impl<'a> Context<'a> {
 
     /// Counts a message dropped without a handler (for [`Service`] implementations).
     pub fn count_drop(&mut self, reason: DropReason) {
-        self.stats.count_drop(reason);
+        self.stats.add(reason.counter(), 1);
     }
 
     /// Counts a message that reached a handler (for [`Service`] implementations).
     pub fn count_dispatched(&mut self) {
-        self.stats.dispatched = self.stats.dispatched.wrapping_add(1);
+        self.stats.add(Counter::Dispatched, 1);
     }
 
     /// Sends NestJS's exception frame for a failed handler of `pattern` with this message,
@@ -295,10 +305,10 @@ impl<'a> Context<'a> {
     /// (as NestJS writes it for a message without `data`); when that does not fit either,
     /// the client is closed with 1011 once the handler returns.
     pub fn exception(&mut self, message: &str, pattern: &str, data: Option<&[u8]>) {
-        self.stats.exceptions = self.stats.exceptions.wrapping_add(1);
+        self.stats.add(Counter::Exceptions, 1);
         let mut sent = send_exception_message(self.tx, message, pattern, data);
         if sent.is_err() && data.is_some() {
-            self.stats.send_failed = self.stats.send_failed.wrapping_add(1);
+            self.stats.add(Counter::SendFailed, 1);
             sent = send_exception_message(self.tx, message, pattern, None);
         }
         self.told(sent);
@@ -314,7 +324,7 @@ impl<'a> Context<'a> {
     ) {
         match err {
             HandlerError::WsObject(_) => {
-                self.stats.exceptions = self.stats.exceptions.wrapping_add(1);
+                self.stats.add(Counter::Exceptions, 1);
                 let sent = send_exception(self.tx, err, pattern, data);
                 self.told(sent);
             }
@@ -327,8 +337,8 @@ impl<'a> Context<'a> {
     /// client that its message failed is to close it with 1011 (counted).
     fn told(&mut self, sent: Result<(), SendError>) {
         if sent.is_err() {
-            self.stats.send_failed = self.stats.send_failed.wrapping_add(1);
-            self.stats.closed_no_room = self.stats.closed_no_room.wrapping_add(1);
+            self.stats.add(Counter::SendFailed, 1);
+            self.stats.add(Counter::ClosedNoRoom, 1);
             if self.close.is_none() {
                 self.close = Some((CloseCode::INTERNAL_ERROR, "reply did not fit"));
             }
@@ -347,8 +357,8 @@ impl<'a> Context<'a> {
 
     fn count_send(&mut self, r: Result<(), SendError>) -> Result<(), SendError> {
         match r {
-            Ok(()) => self.stats.frames_sent = self.stats.frames_sent.wrapping_add(1),
-            Err(_) => self.stats.send_failed = self.stats.send_failed.wrapping_add(1),
+            Ok(()) => self.stats.add(Counter::FramesSent, 1),
+            Err(_) => self.stats.add(Counter::SendFailed, 1),
         }
         r
     }
@@ -460,7 +470,10 @@ impl<'a> Context<'a> {
             each = before.saturating_sub(out.free()).max(each);
         });
         self.peer_bytes = self.peer_bytes.saturating_add(each);
-        self.stats.count_broadcast(&result);
+        self.stats
+            .add(Counter::FramesSent, u32::from(result.queued));
+        self.stats
+            .add(Counter::BroadcastDropped, u32::from(result.dropped));
         result
     }
 
@@ -800,7 +813,7 @@ impl<S, const H: usize> Gateway<S, H> {
     }
 
     fn drop_message(&mut self, cx: &mut Context<'_>, reason: DropReason) {
-        cx.stats.count_drop(reason);
+        cx.stats.add(reason.counter(), 1);
         if let Some(hook) = self.on_drop {
             hook(&mut self.state, cx.client, reason);
         }
@@ -862,7 +875,7 @@ impl<S, const H: usize> Service for Gateway<S, H> {
         let Some(&(name, handler)) = find(&self.handlers, &env.event) else {
             return self.drop_message(cx, DropReason::UnknownEvent);
         };
-        cx.stats.dispatched = cx.stats.dispatched.wrapping_add(1);
+        cx.stats.add(Counter::Dispatched, 1);
         if let Err(err) = handler(&mut self.state, cx, Data::new(env.data, binary)) {
             cx.handler_failed(&err, name, env.data);
         }
