@@ -11,6 +11,7 @@
 mod limits;
 
 use std::net::{IpAddr, SocketAddr};
+use wsgate::connection::MessageKind;
 use wsgate::gateway::{Context, Service};
 use wsgate::transport::tokio::{TokioOptions, TokioServer};
 use wsgate::{Config, WebSocketAdapter};
@@ -22,10 +23,10 @@ impl Service for RawEcho {
     fn path(&self) -> &str {
         "/"
     }
-    fn dispatch(&mut self, cx: &mut Context<'_>, message: &[u8], binary: bool) {
+    fn dispatch(&mut self, cx: &mut Context<'_>, message: &[u8], kind: MessageKind) {
         // Text was validated as UTF-8 on the way in; a reply that does not fit is counted.
-        let _ = match (binary, core::str::from_utf8(message)) {
-            (false, Ok(text)) => cx.send_text(text),
+        let _ = match (kind, core::str::from_utf8(message)) {
+            (MessageKind::Text, Ok(text)) => cx.send_text(text),
             _ => cx.send_binary(message),
         };
     }

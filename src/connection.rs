@@ -64,6 +64,30 @@ impl CloseReason {
     }
 }
 
+/// What a complete message is: text (UTF-8, checked on arrival) or binary.
+///
+/// The discriminants start at 1, so `Option<MessageKind>` is one byte and `None` is zero: a
+/// connection or slot with no message is all zero bytes (a `static` of them lands in `.bss`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
+pub enum MessageKind {
+    /// A text message (opcode 0x1): valid UTF-8.
+    Text = 1,
+    /// A binary message (opcode 0x2).
+    Binary = 2,
+}
+
+impl MessageKind {
+    /// The opcode of the message's first frame.
+    pub const fn opcode(self) -> OpCode {
+        match self {
+            MessageKind::Text => OpCode::Text,
+            MessageKind::Binary => OpCode::Binary,
+        }
+    }
+}
+
 /// How a connection ended: the code reported to `handle_disconnect` and why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -85,10 +109,7 @@ pub enum Event {
     Request,
     /// A complete message is in [`Connection::message`]. Call
     /// [`Connection::message_done`] when it has been handled.
-    Message {
-        /// Binary (`true`) or text (`false`) message.
-        binary: bool,
-    },
+    Message(MessageKind),
     /// A ping from us went out (for counters).
     PingSent,
     /// The request head did not arrive in time: a 408 is queued.
@@ -365,9 +386,8 @@ pub struct Connection<const RX: usize, const TX: usize> {
     frame: Incoming,
     ctrl_len: u8,
     hdr_len: u8,
-    /// Kind of the message being reassembled: `NO_MESSAGE`, or the opcode value of Text
-    /// or Binary.
-    message: u8,
+    /// The kind of the message being reassembled, `None` between messages (a zero byte).
+    message: Option<MessageKind>,
     utf8: Utf8Validator,
     phase: Phase,
     owed: Owed,
@@ -390,9 +410,6 @@ pub struct Connection<const RX: usize, const TX: usize> {
     /// [`Connection::start`]).
     our_code: CloseCode,
 }
-
-/// `Connection::message` when no message is being reassembled.
-const NO_MESSAGE: u8 = 0;
 
 /// The largest payload whose unmasked frame (header included) fits in `tx` bytes.
 const fn largest_payload(tx: usize) -> usize {
@@ -458,7 +475,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             frame: NO_FRAME,
             ctrl_len: 0,
             hdr_len: 0,
-            message: NO_MESSAGE,
+            message: None,
             utf8: Utf8Validator::new(),
             phase: Phase::Idle,
             owed: Owed {
@@ -486,7 +503,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         self.frame = NO_FRAME;
         self.ctrl_len = 0;
         self.hdr_len = 0;
-        self.message = NO_MESSAGE;
+        self.message = None;
         self.utf8.reset();
         self.phase = Phase::Handshake;
         self.owed = Owed::default();
@@ -632,7 +649,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
 
     fn feed_frames(&mut self, input: &[u8], now: u64) -> Feed {
         // The request head was kept for the connect hook; the first frame byte ends that.
-        if self.phase == Phase::Open && self.message == NO_MESSAGE && !self.message_ready {
+        if self.phase == Phase::Open && self.message.is_none() && !self.message_ready {
             // rx_len holds the head length right after accept; a message cannot be in
             // progress, so the head is simply forgotten here.
             if !self.frame.active && self.hdr_len == 0 {
@@ -685,7 +702,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
 
     fn read_header(&mut self, input: &[u8], now: u64) -> Feed {
         let have = usize::from(self.hdr_len);
-        if have == 0 && self.message == NO_MESSAGE {
+        if have == 0 && self.message.is_none() {
             // The first byte of a new message (or of a control frame between messages):
             // the message timer starts here.
             self.partial_since = now;
@@ -733,13 +750,17 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         match h.opcode {
             OpCode::Continuation | OpCode::Text | OpCode::Binary => {
                 let continuation = h.opcode == OpCode::Continuation;
-                if continuation != (self.message != NO_MESSAGE) {
+                if continuation != self.message.is_some() {
                     // A continuation with nothing to continue, or a new message in the
                     // middle of a fragmented one.
                     return Some(self.fail(CloseCode::PROTOCOL_ERROR, CloseReason::ProtocolError));
                 }
                 if !continuation {
-                    self.message = h.opcode.as_u8();
+                    self.message = Some(if h.opcode == OpCode::Binary {
+                        MessageKind::Binary
+                    } else {
+                        MessageKind::Text
+                    });
                     self.rx_len = 0;
                     self.utf8.reset();
                 }
@@ -794,7 +815,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             };
             frame::unmask_into(dst, src, f.mask, 0);
             self.rx_len = at + n;
-            if self.message == OpCode::Text.as_u8() && self.utf8.feed(dst).is_err() {
+            if self.message == Some(MessageKind::Text) && self.utf8.feed(dst).is_err() {
                 return Feed {
                     consumed: n,
                     event: Some(self.fail(CloseCode::INVALID_PAYLOAD, CloseReason::InvalidUtf8)),
@@ -825,16 +846,16 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
                 if !f.fin {
                     return None;
                 }
-                let opcode = core::mem::replace(&mut self.message, NO_MESSAGE);
+                let kind = self.message.take();
                 if f.discard {
                     return None;
                 }
-                let binary = opcode == OpCode::Binary.as_u8();
-                if !binary && self.utf8.finish().is_err() {
+                let kind = kind.unwrap_or(MessageKind::Text);
+                if kind == MessageKind::Text && self.utf8.finish().is_err() {
                     return Some(self.fail(CloseCode::INVALID_PAYLOAD, CloseReason::InvalidUtf8));
                 }
                 self.message_ready = true;
-                Some(Event::Message { binary })
+                Some(Event::Message(kind))
             }
             OpCode::Ping => {
                 if self.phase == Phase::Open {
@@ -889,7 +910,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         self.since = self.last_rx;
         self.close_after_flush = true;
         self.frame = NO_FRAME;
-        self.message = NO_MESSAGE;
+        self.message = None;
         self.message_ready = false;
         if pay {
             self.pay_debts();
@@ -1106,7 +1127,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     /// True while part of a frame or of a fragmented message has arrived and the rest is
     /// still due.
     fn receiving(&self) -> bool {
-        self.hdr_len > 0 || self.frame.active || self.message != NO_MESSAGE
+        self.hdr_len > 0 || self.frame.active || self.message.is_some()
     }
 
     /// The next time [`Connection::poll`] has work, in ms, if any.

@@ -17,9 +17,10 @@
 #![allow(unsafe_code)]
 #![allow(non_camel_case_types)]
 
+use crate::connection::MessageKind;
 use crate::connection::Timeouts;
-use crate::gateway::envelope::{self, parse_envelope};
-use crate::gateway::{ClientId, Context, DropReason, GatewayId, Service};
+use crate::gateway::envelope::{self, Envelope, EnvelopeError, JsonStr, parse_envelope};
+use crate::gateway::{ClientId, Context, Data, Exception, GatewayId, Handlers, Service, dispatch};
 use crate::protocol::close::CloseCode;
 use crate::protocol::handshake::Request;
 use crate::protocol::http::SERVER_FULL_RESPONSE;
@@ -349,20 +350,34 @@ impl Service for CGateway {
             unsafe { cb(client.as_u32(), code.as_u16(), self.disconnect_user) };
         }
     }
-    fn dispatch(&mut self, cx: &mut Context<'_>, message: &[u8], binary: bool) {
-        // JSON in a binary frame must be UTF-8 too: replies quote it in text frames.
-        if binary && core::str::from_utf8(message).is_err() {
-            return cx.count_drop(DropReason::InvalidJson);
-        }
-        let env = match parse_envelope(message) {
-            Ok(env) => env,
-            Err(e) => return cx.count_drop(DropReason::from_envelope(e)),
+    fn dispatch(&mut self, cx: &mut Context<'_>, message: &[u8], kind: MessageKind) {
+        dispatch(self, cx, message, kind);
+    }
+}
+
+/// The C handlers in the pipeline every gateway runs; a failed C handler's exception
+/// message is what it passed to `wsgate_throw`, if anything.
+impl Handlers for CGateway {
+    type Failure = heapless::String<WSGATE_MAX_THROW>;
+    fn parse<'m>(&self, message: &'m [u8]) -> Result<Envelope<'m>, EnvelopeError> {
+        parse_envelope(message)
+    }
+    fn find(&self, event: &JsonStr<'_>) -> Option<usize> {
+        self.handlers.iter().position(|h| event.eq_str(&h.event))
+    }
+    fn pattern(&self, index: usize) -> &str {
+        self.handlers.get(index).map_or("", |h| h.event.as_str())
+    }
+    fn call(
+        &mut self,
+        index: usize,
+        cx: &mut Context<'_>,
+        data: Data<'_>,
+    ) -> Result<(), Self::Failure> {
+        let Some(h) = self.handlers.get(index) else {
+            return Ok(());
         };
-        let Some(h) = self.handlers.iter().find(|h| env.event.eq_str(&h.event)) else {
-            return cx.count_drop(DropReason::UnknownEvent);
-        };
-        cx.count_dispatched();
-        let (data, data_len) = match env.data {
+        let (data, data_len) = match data.raw() {
             Some(d) => (d.as_ptr(), d.len()),
             None => (ptr::null(), 0),
         };
@@ -372,19 +387,20 @@ impl Service for CGateway {
             thrown: heapless::String::new(),
         };
         let ctx = ptr::addr_of_mut!(call).cast::<wsgate_ctx>();
-        // SAFETY: the handler is a C function pointer the caller registered; `ctx` points to
-        // `call`, alive for the whole call; `data` points into the message, alive too.
         let event = h.event.as_ptr().cast::<c_char>();
+        // SAFETY: the handler is a C function pointer the caller registered; `ctx` points to
+        // `call`, alive for the whole call; `event` and `data` point into the handler table
+        // and the message, alive too.
         let rc = unsafe { (h.handler)(ctx, event, h.event.len(), data, data_len, h.user) };
         call.magic = 0;
-        if rc != 0 {
-            let message = if call.thrown.is_empty() {
-                "Internal server error"
-            } else {
-                call.thrown.as_str()
-            };
-            call.cx.exception(message, &h.event, env.data);
-        }
+        if rc == 0 { Ok(()) } else { Err(call.thrown) }
+    }
+    fn exception(thrown: &Self::Failure) -> Exception<'_> {
+        Exception::Message(if thrown.is_empty() {
+            "Internal server error"
+        } else {
+            thrown.as_str()
+        })
     }
 }
 

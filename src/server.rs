@@ -10,7 +10,9 @@
 //! Memory is fixed at compile time: `N` slots of `RX + TX + 125` bytes of buffers each, and
 //! room for `G` gateways. It never allocates, never reads a clock, never touches a socket.
 
-use crate::connection::{CloseReason, Connection, Event, Outbox, Phase, SendError, Timeouts};
+use crate::connection::{
+    CloseReason, Connection, Event, MessageKind, Outbox, Phase, SendError, Timeouts,
+};
 use crate::gateway::{
     Broadcast, ClientId, ConnectInfo, Context, GatewayId, Peers, Service, path_matches,
     send_raw_response, send_response,
@@ -174,28 +176,11 @@ struct Slot<const RX: usize, const TX: usize> {
     in_use: bool,
     wake: bool,
     reported: bool,
-    /// A complete message waits for transmit room: `NOT_DEFERRED`, `DEFERRED_TEXT` or
-    /// `DEFERRED_BINARY` (a small integer rather than an `Option<bool>`, so an idle slot is
-    /// all zero bytes).
-    deferred: u8,
+    /// The kind of the complete message that waits for transmit room, if one does (`None`
+    /// is a zero byte, so an idle slot stays all zero bytes).
+    deferred: Option<MessageKind>,
     /// The client's address, all zero when unknown (see [`Addr`]).
     addr: Addr,
-}
-
-/// `Slot::deferred`: no message waits.
-const NOT_DEFERRED: u8 = 0;
-/// `Slot::deferred`: a text message waits.
-const DEFERRED_TEXT: u8 = 1;
-/// `Slot::deferred`: a binary message waits.
-const DEFERRED_BINARY: u8 = 2;
-
-/// The `Slot::deferred` value for a message of this kind.
-fn deferred_kind(binary: bool) -> u8 {
-    if binary {
-        DEFERRED_BINARY
-    } else {
-        DEFERRED_TEXT
-    }
 }
 
 impl<const RX: usize, const TX: usize> Slot<RX, TX> {
@@ -207,7 +192,7 @@ impl<const RX: usize, const TX: usize> Slot<RX, TX> {
             in_use: false,
             wake: false,
             reported: false,
-            deferred: NOT_DEFERRED,
+            deferred: None,
             addr: [0; 16],
         }
     }
@@ -477,7 +462,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         slot.gateway = None;
         slot.wake = false;
         slot.reported = false;
-        slot.deferred = NOT_DEFERRED;
+        slot.deferred = None;
         slot.conn.start(now);
         self.stats.add(Counter::Accepted, 1);
         Ok(slot.id(index))
@@ -514,10 +499,10 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             let step = slot.conn.feed(rest, now, self.config.max_head);
             pos += step.consumed;
             match step.event {
-                Some(Event::Message { binary }) => {
+                Some(Event::Message(kind)) => {
                     self.stats.add(Counter::Messages, 1);
                     if let Some(s) = self.slots.get_mut(idx) {
-                        s.deferred = deferred_kind(binary);
+                        s.deferred = Some(kind);
                     }
                     if !self.resume_slot(idx, now, &mut turn)
                         || pos >= input.len()
@@ -583,10 +568,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
     /// after writing output out. Returns true when it dispatched one (write the output again).
     pub fn resume(&mut self, id: ClientId, now: u64) -> Result<bool, ServerError> {
         let idx = self.index(id)?;
-        let waiting = self
-            .slots
-            .get(idx)
-            .is_some_and(|s| s.deferred != NOT_DEFERRED);
+        let waiting = self.slots.get(idx).is_some_and(|s| s.deferred.is_some());
         Ok(waiting && self.resume_slot(idx, now, &mut Share::default()))
     }
 
@@ -596,10 +578,9 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         let Some(slot) = self.slots.get_mut(idx) else {
             return false;
         };
-        if slot.deferred == NOT_DEFERRED {
+        let Some(kind) = slot.deferred else {
             return true;
-        }
-        let binary = slot.deferred == DEFERRED_BINARY;
+        };
         let need = slot
             .conn
             .message()
@@ -609,8 +590,8 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         if slot.conn.pending_len() > 0 && slot.conn.outbox().free() < need {
             return false;
         }
-        slot.deferred = NOT_DEFERRED;
-        let peer_bytes = self.dispatch(idx, binary, now);
+        slot.deferred = None;
+        let peer_bytes = self.dispatch(idx, kind, now);
         turn.messages = turn.messages.saturating_add(1);
         turn.peer_bytes = turn.peer_bytes.saturating_add(peer_bytes);
         true
@@ -854,10 +835,10 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
     fn handle(&mut self, idx: usize, event: Event, now: u64) {
         match event {
             Event::Request => self.request(idx, now),
-            Event::Message { binary } => {
+            Event::Message(kind) => {
                 self.stats.add(Counter::Messages, 1);
                 if let Some(s) = self.slots.get_mut(idx) {
-                    s.deferred = deferred_kind(binary);
+                    s.deferred = Some(kind);
                 }
                 self.resume_slot(idx, now, &mut Share::default());
             }
@@ -1039,7 +1020,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
 
     /// Runs the gateway on slot `idx`'s complete message; returns the bytes it queued for
     /// other clients.
-    fn dispatch(&mut self, idx: usize, binary: bool, now: u64) -> usize {
+    fn dispatch(&mut self, idx: usize, kind: MessageKind, now: u64) -> usize {
         let Server {
             slots,
             gateways,
@@ -1062,7 +1043,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
                         flagged: wakes,
                     };
                     let mut cx = Context::new(id, gid, out, &mut peers, stats);
-                    g.dispatch(&mut cx, message, binary);
+                    g.dispatch(&mut cx, message, kind);
                     (cx.take_close(), cx.peer_bytes())
                 }
                 None => (None, 0),

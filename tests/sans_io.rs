@@ -2173,3 +2173,16 @@ fn an_absolute_form_target_is_routed_by_its_path() {
         server_frame(1, echo)
     );
 }
+
+/// "No message" is a zero byte (`MessageKind` starts at 1), so a connection slot with no
+/// message waiting is all zero bytes and a `static` server lands in `.bss`.
+#[test]
+fn no_message_kind_is_a_zero_byte() {
+    use wsgate::connection::MessageKind;
+    assert_eq!(std::mem::size_of::<Option<MessageKind>>(), 1);
+    // SAFETY: `Option<MessageKind>` is one byte (checked above) and any byte is a `u8`.
+    let none: u8 = unsafe { std::mem::transmute(None::<MessageKind>) };
+    assert_eq!(none, 0);
+    assert_eq!(MessageKind::Text as u8, 1);
+    assert_eq!(MessageKind::Binary as u8, 2);
+}

@@ -127,7 +127,7 @@ fn bytes_after_the_head_wait_for_the_answer() {
     assert_eq!(c.feed(&input[HEAD.len()..], 0, 512).consumed, 0);
     c.accept(b"dGhlIHNhbXBsZSBub25jZQ==", Some("chat")).unwrap();
     let step = c.feed(&input[HEAD.len()..], 0, 512);
-    assert_eq!(step.event, Some(Event::Message { binary: false }));
+    assert_eq!(step.event, Some(Event::Message(MessageKind::Text)));
     assert_eq!(c.message(), b"hi");
 }
 
@@ -164,13 +164,13 @@ fn messages_pings_and_fragments() {
     let mut pos = 0;
     let step = c.feed(&input, 10, 512);
     pos += step.consumed;
-    assert_eq!(step.event, Some(Event::Message { binary: false }));
+    assert_eq!(step.event, Some(Event::Message(MessageKind::Text)));
     assert_eq!(c.message(), b"hello");
     // The message is held until it is released.
     assert_eq!(c.feed(&input[pos..], 10, 512).consumed, 0);
     c.message_done();
     let step = c.feed(&input[pos..], 10, 512);
-    assert_eq!(step.event, Some(Event::Message { binary: true }));
+    assert_eq!(step.event, Some(Event::Message(MessageKind::Binary)));
     assert_eq!(c.message(), &[0, 255]);
     assert_eq!(pos + step.consumed, input.len());
     // The ping between the fragments was answered with its payload.
@@ -230,7 +230,7 @@ fn protocol_errors_fail_with_their_codes() {
     let mut c = open(0);
     assert_eq!(
         feed_all(&mut c, &client(true, OpCode::Binary, &[7; 508]), 1),
-        [Event::Message { binary: true }]
+        [Event::Message(MessageKind::Binary)]
     );
 }
 
@@ -345,7 +345,7 @@ fn a_message_must_arrive_within_its_deadline() {
     assert_eq!(feed_all(&mut c, &frame[..3], 100), []);
     assert_eq!(
         feed_all(&mut c, &frame[3..], 3_000),
-        [Event::Message { binary: false }]
+        [Event::Message(MessageKind::Text)]
     );
     assert_eq!(c.next_deadline(&T), Some(8_000));
     assert_eq!(feed_all(&mut c, &frame[..1], 4_000), []);
@@ -376,7 +376,7 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n
     let out = c.output().len();
     c.consume(out);
     let step = c.feed(&input[ping_len..], 2, 256);
-    assert_eq!(step.event, Some(Event::Message { binary: false }));
+    assert_eq!(step.event, Some(Event::Message(MessageKind::Text)));
     assert_eq!(c.message(), b"after");
     assert_eq!(c.output(), server(OpCode::Pong, &[b'p'; 100]).as_slice());
 }

@@ -16,15 +16,17 @@
 //!
 //! Nothing here allocates; registering more handlers than the table holds is an error.
 
+mod dispatch;
 pub mod envelope;
 mod path;
 
-use crate::connection::{Outbox, SendError};
+use crate::connection::{MessageKind, Outbox, SendError};
 use crate::protocol::close::CloseCode;
 use crate::protocol::frame::OpCode;
 use crate::protocol::handshake::Request;
 use crate::protocol::http::HttpError;
 use crate::stats::{Counter, Stats};
+pub(crate) use dispatch::{Exception, Handlers, dispatch};
 use envelope::{Envelope, EnvelopeError, JsonStr};
 use serde::{Deserialize, Serialize};
 
@@ -113,6 +115,17 @@ pub enum HandlerError {
     InvalidData,
 }
 
+impl HandlerError {
+    /// What the client is told: the exception frame's message, or its whole `data`.
+    pub(crate) const fn exception(&self) -> Exception<'static> {
+        match *self {
+            HandlerError::WsObject(object) => Exception::Object(object),
+            HandlerError::Ws(message) => Exception::Message(message),
+            _ => Exception::Message("Internal server error"),
+        }
+    }
+}
+
 impl From<SendError> for HandlerError {
     fn from(e: SendError) -> Self {
         HandlerError::Send(e)
@@ -171,13 +184,13 @@ impl DropReason {
 #[derive(Clone, Copy, Debug)]
 pub struct Data<'a> {
     raw: Option<&'a [u8]>,
-    binary: bool,
+    kind: MessageKind,
 }
 
 impl<'a> Data<'a> {
     /// Builds a `Data` over raw JSON text (`None` when `data` was absent).
-    pub const fn new(raw: Option<&'a [u8]>, binary: bool) -> Self {
-        Data { raw, binary }
+    pub const fn new(raw: Option<&'a [u8]>, kind: MessageKind) -> Self {
+        Data { raw, kind }
     }
     /// The raw JSON text of `data`, `None` when the message had no `data` key.
     pub fn raw(&self) -> Option<&'a [u8]> {
@@ -193,7 +206,11 @@ impl<'a> Data<'a> {
     }
     /// True when the message came in a binary frame.
     pub fn is_binary(&self) -> bool {
-        self.binary
+        self.kind == MessageKind::Binary
+    }
+    /// The kind of frame the message came in.
+    pub fn kind(&self) -> MessageKind {
+        self.kind
     }
     /// Parses `data` with serde-json-core. `&str` fields borrow the message and keep JSON
     /// escapes verbatim; for user text use [`Data::parse_escaped`].
@@ -289,48 +306,31 @@ impl<'a> Context<'a> {
         self.gateway
     }
 
-    /// Counts a message dropped without a handler (for [`Service`] implementations).
-    pub fn count_drop(&mut self, reason: DropReason) {
-        self.stats.add(reason.counter(), 1);
-    }
-
-    /// Counts a message that reached a handler (for [`Service`] implementations).
-    pub fn count_dispatched(&mut self) {
-        self.stats.add(Counter::Dispatched, 1);
-    }
-
     /// Sends NestJS's exception frame for a failed handler of `pattern` with this message,
-    /// and counts it (for [`Service`] implementations). The client is always told: when the
-    /// frame quoting `data` does not fit the transmit buffer, it goes without `cause.data`
-    /// (as NestJS writes it for a message without `data`); when that does not fit either,
-    /// the client is closed with 1011 once the handler returns.
-    pub fn exception(&mut self, message: &str, pattern: &str, data: Option<&[u8]>) {
-        self.stats.add(Counter::Exceptions, 1);
-        let mut sent = send_exception_message(self.tx, message, pattern, data);
-        if sent.is_err() && data.is_some() {
-            self.stats.add(Counter::SendFailed, 1);
-            sent = send_exception_message(self.tx, message, pattern, None);
-        }
-        self.told(sent);
-    }
-
-    /// The exception frame for a handler of `pattern` that returned `err`, as
-    /// [`Context::exception`] sends it (with the same guarantee that the client is told).
+    /// and counts it. The client is always told: when the frame quoting `data` does not fit
+    /// the transmit buffer, it goes without `cause.data` (as NestJS writes it for a message
+    /// without `data`); when that does not fit either, the client is closed with 1011 once
+    /// the handler returns.
     pub(crate) fn handler_failed(
         &mut self,
-        err: &HandlerError,
+        exception: Exception<'_>,
         pattern: &str,
         data: Option<&[u8]>,
     ) {
-        match err {
-            HandlerError::WsObject(_) => {
-                self.stats.add(Counter::Exceptions, 1);
-                let sent = send_exception(self.tx, err, pattern, data);
-                self.told(sent);
+        self.stats.add(Counter::Exceptions, 1);
+        let sent = match exception {
+            Exception::Object(object) => send_exception_object(self.tx, object),
+            Exception::Message(message) => {
+                let sent = send_exception_message(self.tx, message, pattern, data);
+                if sent.is_err() && data.is_some() {
+                    self.stats.add(Counter::SendFailed, 1);
+                    send_exception_message(self.tx, message, pattern, None)
+                } else {
+                    sent
+                }
             }
-            HandlerError::Ws(message) => self.exception(message, pattern, data),
-            _ => self.exception("Internal server error", pattern, data),
-        }
+        };
+        self.told(sent);
     }
 
     /// After an exception frame: when it could not be queued, the last way left to tell the
@@ -346,7 +346,7 @@ impl<'a> Context<'a> {
     }
 
     /// The close the handler asked for, if any (taken by the server).
-    pub fn take_close(&mut self) -> Option<(CloseCode, &'static str)> {
+    pub(crate) fn take_close(&mut self) -> Option<(CloseCode, &'static str)> {
         self.close.take()
     }
 
@@ -562,17 +562,21 @@ pub fn send_exception(
     pattern: &str,
     data: Option<&[u8]>,
 ) -> Result<(), SendError> {
-    match err {
-        HandlerError::WsObject(obj) => out.send_with(OpCode::Text, &mut |buf| {
-            let mut w = Writer { buf, len: 0 };
-            w.bytes(b"{\"event\":\"exception\",\"data\":")?;
-            w.compact(obj.as_bytes())?;
-            w.bytes(b"}")?;
-            Some(w.len)
-        }),
-        HandlerError::Ws(message) => send_exception_message(out, message, pattern, data),
-        _ => send_exception_message(out, "Internal server error", pattern, data),
+    match err.exception() {
+        Exception::Object(object) => send_exception_object(out, object),
+        Exception::Message(message) => send_exception_message(out, message, pattern, data),
     }
+}
+
+/// Writes `{"event":"exception","data":<object>}` (a `WsException` thrown with an object).
+fn send_exception_object(out: &mut dyn Outbox, object: &str) -> Result<(), SendError> {
+    out.send_with(OpCode::Text, &mut |buf| {
+        let mut w = Writer { buf, len: 0 };
+        w.bytes(b"{\"event\":\"exception\",\"data\":")?;
+        w.compact(object.as_bytes())?;
+        w.bytes(b"}")?;
+        Some(w.len)
+    })
 }
 
 /// Writes `{"event":"exception","data":{"status":"error","message":<message>,"cause":
@@ -692,7 +696,7 @@ pub trait Service {
         let _ = (client, code);
     }
     /// Handles one complete message: parse, look up, call, reply or exception.
-    fn dispatch(&mut self, cx: &mut Context<'_>, message: &[u8], binary: bool);
+    fn dispatch(&mut self, cx: &mut Context<'_>, message: &[u8], kind: MessageKind);
 }
 
 /// A gateway with state `S` and room for `H` handlers. See the [module docs](self).
@@ -811,13 +815,6 @@ impl<S, const H: usize> Gateway<S, H> {
     pub fn state_mut(&mut self) -> &mut S {
         &mut self.state
     }
-
-    fn drop_message(&mut self, cx: &mut Context<'_>, reason: DropReason) {
-        cx.stats.add(reason.counter(), 1);
-        if let Some(hook) = self.on_drop {
-            hook(&mut self.state, cx.client, reason);
-        }
-    }
 }
 
 impl<S, const H: usize> Service for Gateway<S, H> {
@@ -862,33 +859,43 @@ impl<S, const H: usize> Service for Gateway<S, H> {
             hook(&mut self.state, client, code);
         }
     }
-    fn dispatch(&mut self, cx: &mut Context<'_>, message: &[u8], binary: bool) {
-        // A text message was checked on arrival; JSON in a binary one must be UTF-8 too,
-        // or replies quoting it would not be valid text frames.
-        if binary && core::str::from_utf8(message).is_err() {
-            return self.drop_message(cx, DropReason::InvalidJson);
-        }
-        let env = match (self.parser)(message) {
-            Ok(env) => env,
-            Err(e) => return self.drop_message(cx, DropReason::from_envelope(e)),
-        };
-        let Some(&(name, handler)) = find(&self.handlers, &env.event) else {
-            return self.drop_message(cx, DropReason::UnknownEvent);
-        };
-        cx.stats.add(Counter::Dispatched, 1);
-        if let Err(err) = handler(&mut self.state, cx, Data::new(env.data, binary)) {
-            cx.handler_failed(&err, name, env.data);
-        }
+    fn dispatch(&mut self, cx: &mut Context<'_>, message: &[u8], kind: MessageKind) {
+        dispatch(self, cx, message, kind);
     }
 }
 
-fn find<'h, S>(
-    handlers: &'h [(&'static str, Handler<S>)],
-    event: &JsonStr<'_>,
-) -> Option<&'h (&'static str, Handler<S>)> {
-    // `eq_str` compares the raw bytes when there are no escapes: no UTF-8 check needed,
-    // since bytes equal to a `&str`'s are valid UTF-8.
-    handlers.iter().find(|(name, _)| event.eq_str(name))
+impl<S, const H: usize> Handlers for Gateway<S, H> {
+    type Failure = HandlerError;
+    #[inline]
+    fn parse<'m>(&self, message: &'m [u8]) -> Result<Envelope<'m>, EnvelopeError> {
+        (self.parser)(message)
+    }
+    #[inline]
+    fn find(&self, event: &JsonStr<'_>) -> Option<usize> {
+        // `eq_str` compares the raw bytes when there are no escapes: no UTF-8 check
+        // needed, since bytes equal to a `&str`'s are valid UTF-8.
+        self.handlers
+            .iter()
+            .position(|(name, _)| event.eq_str(name))
+    }
+    fn pattern(&self, index: usize) -> &str {
+        self.handlers.get(index).map_or("", |(name, _)| name)
+    }
+    #[inline]
+    fn call(&mut self, index: usize, cx: &mut Context<'_>, data: Data<'_>) -> HandlerResult {
+        match self.handlers.get(index) {
+            Some(&(_, handler)) => handler(&mut self.state, cx, data),
+            None => Ok(()),
+        }
+    }
+    fn exception(failure: &HandlerError) -> Exception<'_> {
+        failure.exception()
+    }
+    fn dropped(&mut self, client: ClientId, reason: DropReason) {
+        if let Some(hook) = self.on_drop {
+            hook(&mut self.state, client, reason);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -949,7 +956,7 @@ mod tests {
             &mut peers,
             &mut stats,
         );
-        g.dispatch(&mut cx, msg, false);
+        g.dispatch(&mut cx, msg, MessageKind::Text);
         let texts = out
             .frames
             .iter()

@@ -97,10 +97,9 @@ async fn serve(conn: &mut Conn, socket: &mut TcpSocket<'_>, rbuf: &mut [u8], wbu
             pos += step.consumed;
             match step.event {
                 Some(Event::Request) => answer(conn),
-                Some(Event::Message { binary }) => {
+                Some(Event::Message(kind)) => {
                     let (message, outbox) = conn.message_and_outbox();
-                    let opcode = if binary { OpCode::Binary } else { OpCode::Text };
-                    let _ = outbox.send(opcode, message);
+                    let _ = outbox.send(kind.opcode(), message);
                     conn.message_done();
                 }
                 Some(_) => {}
