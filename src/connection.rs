@@ -157,6 +157,8 @@ impl core::fmt::Display for SendError {
     }
 }
 
+impl core::error::Error for SendError {}
+
 /// Timer settings a connection needs, all in milliseconds. 0 disables a timer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

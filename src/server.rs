@@ -121,6 +121,18 @@ impl Refused {
     }
 }
 
+impl core::fmt::Display for Refused {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Refused::Full => "every connection slot is taken",
+            Refused::Closing => "the server is closing",
+            Refused::PerAddress => "this address holds its share of the slots already",
+        })
+    }
+}
+
+impl core::error::Error for Refused {}
+
 /// A remote address as a slot keeps it: IPv6, or IPv4 mapped into IPv6
 /// (`::ffff:a.b.c.d`); all zero for "unknown" (`::` is never a TCP peer), so an idle slot
 /// stays all zero bytes.
@@ -158,6 +170,15 @@ impl core::fmt::Display for ServerError {
             }
             ServerError::UnknownGateway => f.write_str("unknown gateway id"),
             ServerError::Send(e) => write!(f, "send failed: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for ServerError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            ServerError::Send(e) => Some(e),
+            _ => None,
         }
     }
 }

@@ -2186,3 +2186,41 @@ fn no_message_kind_is_a_zero_byte() {
     assert_eq!(MessageKind::Text as u8, 1);
     assert_eq!(MessageKind::Binary as u8, 2);
 }
+
+/// Every error type of the API is a `core::error::Error` with a message, and the wrapping
+/// ones name the send error underneath as their source.
+#[test]
+fn errors_are_errors() {
+    use core::error::Error;
+    fn message(e: &dyn Error) -> String {
+        e.to_string()
+    }
+    assert_eq!(message(&Refused::Full), "every connection slot is taken");
+    assert_eq!(message(&Refused::Closing), "the server is closing");
+    assert_eq!(
+        message(&Refused::PerAddress),
+        "this address holds its share of the slots already"
+    );
+    let e = ServerError::Send(SendError::Full);
+    assert_eq!(
+        e.source().map(|s| s.to_string()),
+        Some(SendError::Full.to_string())
+    );
+    assert!(ServerError::UnknownClient.source().is_none());
+    let e = wsgate::HandlerError::Send(SendError::NotOpen);
+    assert_eq!(
+        e.source().map(|s| s.to_string()),
+        Some(SendError::NotOpen.to_string())
+    );
+    fn is_error<E: Error>() {}
+    is_error::<SendError>();
+    is_error::<ServerError>();
+    is_error::<Refused>();
+    is_error::<wsgate::HandlerError>();
+    is_error::<wsgate::gateway::RegisterError>();
+    is_error::<wsgate::gateway::envelope::EnvelopeError>();
+    is_error::<wsgate::protocol::http::HttpError>();
+    is_error::<wsgate::protocol::frame::FrameError>();
+    is_error::<wsgate::protocol::close::ClosePayloadError>();
+    is_error::<wsgate::protocol::utf8::Utf8Error>();
+}

@@ -144,6 +144,15 @@ impl core::fmt::Display for HandlerError {
     }
 }
 
+impl core::error::Error for HandlerError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            HandlerError::Send(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// Why a message was dropped without reaching a handler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -741,6 +750,8 @@ impl core::fmt::Display for RegisterError {
         })
     }
 }
+
+impl core::error::Error for RegisterError {}
 
 impl<S, const H: usize> Gateway<S, H> {
     /// A gateway at `path` (normalised when matched: `ws/` is `/ws`, `""` is `/`; `:name`

@@ -159,6 +159,8 @@ impl fmt::Display for ClosePayloadError {
     }
 }
 
+impl core::error::Error for ClosePayloadError {}
+
 /// Parses a complete, unmasked Close payload.
 ///
 /// - empty: `Ok(None)`: the peer gave no code (report [`CloseCode::NO_STATUS`], 1005, locally

@@ -139,6 +139,8 @@ impl fmt::Display for FrameError {
     }
 }
 
+impl core::error::Error for FrameError {}
+
 /// The longest frame header: 2 bytes + 8-byte extended length + 4-byte masking key.
 pub const MAX_HEADER_LEN: usize = 14;
 

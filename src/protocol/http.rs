@@ -116,6 +116,8 @@ impl fmt::Display for HttpError {
     }
 }
 
+impl core::error::Error for HttpError {}
+
 /// The exact bytes of the 503 "server full" response ([`HttpError::SERVER_FULL`] as written
 /// by [`write_error`]), so a transport can send it without any state or buffer.
 pub const SERVER_FULL_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\

@@ -28,6 +28,8 @@ impl fmt::Display for Utf8Error {
     }
 }
 
+impl core::error::Error for Utf8Error {}
+
 /// Incremental UTF-8 validator for a message arriving in pieces.
 ///
 /// Feed every piece of the message in order with [`feed`](Self::feed), then call
