@@ -340,6 +340,8 @@ pub struct Server<
     config: Config,
     stats: Stats,
     closing: bool,
+    /// [`Server::init`] ran the gateways' `after_init` hooks already.
+    initialized: bool,
     /// Some slot may have its `wake` flag set: [`Server::take_wake`] has to look. Kept so
     /// that the common case, no wake-ups at all, costs no walk over every slot.
     wakes: bool,
@@ -362,6 +364,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             config,
             stats: Stats::new(),
             closing: false,
+            initialized: false,
             wakes: false,
             on_connect: None,
             on_disconnect: None,
@@ -389,8 +392,15 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         self.on_disconnect = Some(callback);
     }
 
-    /// Runs each gateway's `after_init` hook. Call once before accepting clients.
+    /// Runs each gateway's `after_init` hook the first time it is called; later calls do
+    /// nothing, so it may be called more than once (by the application and by a transport,
+    /// or by each of a transport's tasks). Bind the gateways first and call it before
+    /// accepting clients: a gateway bound later never gets its `after_init`.
     pub fn init(&mut self) {
+        if self.initialized {
+            return;
+        }
+        self.initialized = true;
         for g in self.gateways.iter_mut() {
             g.after_init();
         }
