@@ -19,8 +19,6 @@ use crate::protocol::close::CloseCode;
 use crate::protocol::frame::OpCode;
 use crate::protocol::handshake::{self, Request};
 use crate::protocol::http::{HttpError, Status};
-#[cfg(feature = "embassy")]
-use crate::session::Turn;
 use crate::stats::Stats;
 use serde::Serialize;
 
@@ -549,44 +547,6 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         let bytes = self.config.peer_bytes_per_turn.min(TX / 2);
         (messages > 0 && turn.messages >= messages)
             || (self.config.peer_bytes_per_turn > 0 && turn.peer_bytes >= bytes)
-    }
-
-    /// One turn of the session loop (see [`crate::session::Host::turn`]) with one look-up
-    /// of `id`: feeds `input` (or, when empty, dispatches a message that waited for room),
-    /// runs the timers at `now`, copies output into `out`, and reports what comes next.
-    /// (The embassy transport's `Host::turn`; only it calls this.)
-    #[cfg(feature = "embassy")]
-    pub(crate) fn turn(&mut self, id: ClientId, input: &[u8], now: u64, out: &mut [u8]) -> Turn {
-        let Ok(idx) = self.index(id) else {
-            // As the single calls answer for an unknown client.
-            return Turn {
-                close: true,
-                ..Turn::default()
-            };
-        };
-        let used = if input.is_empty() {
-            self.resume_slot(idx, now, &mut Share::default());
-            0
-        } else {
-            self.feed_slot(idx, input, now)
-        };
-        self.poll_slot(idx, now);
-        let timeouts = self.config.timeouts;
-        let Some(slot) = self.slots.get_mut(idx) else {
-            return Turn::default();
-        };
-        let pending = slot.conn.output();
-        let n = pending.len().min(out.len());
-        if let (Some(dst), Some(src)) = (out.get_mut(..n), pending.get(..n)) {
-            dst.copy_from_slice(src);
-        }
-        slot.conn.consume(n);
-        Turn {
-            used,
-            out: n,
-            close: slot.conn.wants_close(),
-            deadline: slot.conn.next_deadline(&timeouts),
-        }
     }
 
     /// Dispatches a message that waited for transmit room, if there is room now. Call it

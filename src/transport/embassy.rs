@@ -256,24 +256,6 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
     fn now_ms(&self) -> u64 {
         now_ms()
     }
-    fn feed(&self, id: ClientId, input: &[u8], now: u64) -> usize {
-        self.locked(|s| s.feed(id, input, now).unwrap_or(0))
-    }
-    fn take_output(&self, id: ClientId, out: &mut [u8]) -> usize {
-        self.locked(|s| s.take_output(id, out))
-    }
-    fn resume(&self, id: ClientId, now: u64) -> bool {
-        self.locked(|s| s.resume(id, now).unwrap_or(false))
-    }
-    fn wants_close(&self, id: ClientId) -> bool {
-        self.locked(|s| s.wants_close(id))
-    }
-    fn poll(&self, id: ClientId, now: u64) {
-        self.locked(|s| s.poll(id, now));
-    }
-    fn next_deadline(&self, id: ClientId) -> Option<u64> {
-        self.locked(|s| s.next_deadline(id))
-    }
     fn linger_ms(&self) -> u64 {
         self.locked(|s| u64::from(s.config().timeouts.close_timeout_ms).max(100))
     }
@@ -281,14 +263,26 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
         self.locked(|s| s.release(id));
         self.wake_flagged(Some(id));
     }
-    fn wake_flagged(&self, except: ClientId) {
-        EmbassyServer::wake_flagged(self, Some(except));
-    }
-    /// The whole turn under one lock.
+    /// The whole turn under one lock, through the server's public calls. An unknown client
+    /// gets a turn that did nothing, with `close: true`: each call answers for it as
+    /// nothing to do, and [`Server::wants_close`] says true.
     fn turn(&self, id: ClientId, input: &[u8], out: &mut [u8]) -> Turn {
         let now = now_ms();
         self.locked(|s| {
-            let turn = s.turn(id, input, now, out);
+            let used = if input.is_empty() {
+                // Whether it dispatched one, the output and `wants_close` below tell.
+                let _ = s.resume(id, now);
+                0
+            } else {
+                s.feed(id, input, now).unwrap_or(0)
+            };
+            s.poll(id, now);
+            let turn = Turn {
+                used,
+                out: s.take_output(id, out),
+                close: s.wants_close(id),
+                deadline: s.next_deadline(id),
+            };
             while let Some(i) = s.take_wake() {
                 if i != id.index()
                     && let Some(signal) = self.wakes.get(i)
