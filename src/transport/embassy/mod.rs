@@ -3,7 +3,7 @@
 //! An [`EmbassyServer`] holds the sans-IO [`Server`] in an `embassy_sync` blocking mutex and
 //! one [`Signal`] per slot. Firmware runs [`EmbassyServer::run_slot`] in a few tasks (or joins
 //! them in one): each owns one `embassy_net::tcp::TcpSocket` and its buffers, accepts on the
-//! server's port, and runs the shared [`session`] loop on it. Run one more task than there
+//! server's port, and runs the [`session`] loop on it. Run one more task than there
 //! are slots: a client beyond capacity then gets `503 Service Unavailable` instead of a TCP
 //! reset. Each client is accepted with its peer's address ([`Server::accept_from`]), so
 //! [`Config::max_per_address`] applies: a client from an address that holds that many slots
@@ -14,6 +14,11 @@
 //!
 //! Nothing here allocates: the server, the signals and every buffer are sized at compile
 //! time and live in `static`s (`StaticCell`) or in the tasks. Time comes from `embassy-time`.
+//!
+//! This module owns the sockets, the clock, the wake-up signals and the lock around the
+//! server, and implements the session's [`Host`] with them; the [`session`] submodule owns
+//! the per-client async loop. Neither parses, frames or dispatches anything: the sans-IO
+//! [`Server`] does, through its public API, and it knows nothing of this transport.
 //!
 //! ```no_run
 //! use embassy_executor::Spawner;
@@ -48,10 +53,11 @@
 //! # fn main() {}
 //! ```
 
+pub mod session;
+
 use crate::adapter::{ConnectCallback, DisconnectCallback, WebSocketAdapter};
 use crate::gateway::{Broadcast, ClientId, GatewayId, Service};
 use crate::server::{Config, Refused, Server, ServerError};
-use crate::session::{self, Host, Socket, Turn};
 use crate::stats::Stats;
 use core::cell::{Cell, RefCell};
 use core::future::poll_fn;
@@ -65,6 +71,7 @@ use embassy_sync::blocking_mutex::raw::RawMutex;
 use embassy_sync::signal::Signal;
 use embassy_time::{Instant, Timer};
 use serde::Serialize;
+use session::{Host, Socket, Turn};
 
 /// wsgate on embassy-net. See the [module docs](self).
 ///

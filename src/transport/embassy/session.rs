@@ -1,6 +1,8 @@
-//! The async loop that runs one client, written over `embedded_io_async::{Read, Write}`: the
-//! embassy-net transport runs it on each `TcpSocket`, and any other transport with one task
-//! per client can. (The tokio transport drives all its clients from one task of its own.)
+//! The embassy transport's session loop: the async loop that runs one client, written over
+//! `embedded_io_async::{Read, Write}`. [`EmbassyServer::run_slot`] runs it on each accepted
+//! `TcpSocket`. It knows embassy-net only through the [`Host`] and [`Socket`] traits, so
+//! another transport with one task per client could run it too; the tokio transport does not
+//! (it drives all its clients from one task of its own).
 //!
 //! The loop waits for whichever comes first: bytes from the socket, a wake-up (another task
 //! queued frames for this client), or the client's next timer. Then it takes one short
@@ -12,8 +14,14 @@
 //! the network stack) from running. When the connection is finished it flushes, shuts down
 //! its write side, waits briefly for the peer to close, and releases the slot.
 //!
-//! The server itself lives with the transport (behind a `RefCell` or a blocking mutex); the
-//! loop only touches it through [`Host`] in short synchronous calls, never across an `.await`.
+//! This module owns the loop and the [`Turn`] it gets from each step. It never touches the
+//! server itself: the server lives with the transport (behind a `RefCell` or a blocking
+//! mutex), and the loop reaches it only through [`Host::turn`] and [`Host::release`], short
+//! synchronous calls, never held across an `.await`. It never reads a clock of its own
+//! (time comes from [`Host::now_ms`] and [`Host::sleep_until`]), never allocates and never
+//! spawns.
+//!
+//! [`EmbassyServer::run_slot`]: super::EmbassyServer::run_slot
 
 use crate::gateway::ClientId;
 use embassy_futures::select::{Either, Either3, select, select3};
