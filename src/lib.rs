@@ -12,9 +12,12 @@
 //! - [`connection`]: one client's sans-IO state machine: bytes in, bytes out, events out.
 //! - [`gateway`]: the NestJS layer: a path, a fixed table of `(event, handler)`, hooks and a
 //!   state value shared by the handlers.
-//! - [`server`]: N connection slots and the gateways; what transports drive.
-//! - [`session`]: the async loop over `embedded_io_async` that runs one client on any transport.
-//! - `transport::tokio` (feature `tokio`): the host transport.
+//! - [`server`]: N connection slots and the gateways; what transports drive. It knows no
+//!   transport.
+//! - [`transport`]: the layers that own sockets and clocks. `transport::tokio` (feature
+//!   `tokio`): the host transport. `transport::embassy` (feature `embassy`): embassy-net, with
+//!   its async session loop over `embedded_io_async` (`transport::embassy::session`).
+//! - `ffi` (feature `ffi`): the C ABI, where C owns the sockets.
 //!
 //! ```
 //! use wsgate::gateway::{Context, Data, Gateway, HandlerResult};
@@ -58,7 +61,6 @@ mod ffi_panic;
 pub mod gateway;
 pub mod protocol;
 pub mod server;
-pub mod session;
 pub mod stats;
 pub mod transport;
 

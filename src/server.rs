@@ -21,8 +21,6 @@ use crate::protocol::close::CloseCode;
 use crate::protocol::frame::OpCode;
 use crate::protocol::handshake::{self, Request};
 use crate::protocol::http::{HttpError, Status};
-#[cfg(feature = "embassy")]
-use crate::session::Turn;
 use crate::stats::{Counter, Stats};
 use serde::Serialize;
 
@@ -346,6 +344,8 @@ pub struct Server<
     config: Config,
     stats: Stats,
     closing: bool,
+    /// [`Server::init`] ran the gateways' `after_init` hooks already.
+    initialized: bool,
     /// Some slot may have its `wake` flag set: [`Server::take_wake`] has to look. Kept so
     /// that the common case, no wake-ups at all, costs no walk over every slot.
     wakes: bool,
@@ -368,6 +368,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             config,
             stats: Stats::new(),
             closing: false,
+            initialized: false,
             wakes: false,
             on_connect: None,
             on_disconnect: None,
@@ -395,8 +396,15 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         self.on_disconnect = Some(callback);
     }
 
-    /// Runs each gateway's `after_init` hook. Call once before accepting clients.
+    /// Runs each gateway's `after_init` hook the first time it is called; later calls do
+    /// nothing, so it may be called more than once (by the application and by a transport,
+    /// or by each of a transport's tasks). Bind the gateways first and call it before
+    /// accepting clients: a gateway bound later never gets its `after_init`.
     pub fn init(&mut self) {
+        if self.initialized {
+            return;
+        }
+        self.initialized = true;
         for g in self.gateways.iter_mut() {
             g.after_init();
         }
@@ -545,44 +553,6 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         let bytes = self.config.peer_bytes_per_turn.min(TX / 2);
         (messages > 0 && turn.messages >= messages)
             || (self.config.peer_bytes_per_turn > 0 && turn.peer_bytes >= bytes)
-    }
-
-    /// One turn of the session loop (see [`crate::session::Host::turn`]) with one look-up
-    /// of `id`: feeds `input` (or, when empty, dispatches a message that waited for room),
-    /// runs the timers at `now`, copies output into `out`, and reports what comes next.
-    /// (The embassy transport's `Host::turn`; only it calls this.)
-    #[cfg(feature = "embassy")]
-    pub(crate) fn turn(&mut self, id: ClientId, input: &[u8], now: u64, out: &mut [u8]) -> Turn {
-        let Ok(idx) = self.index(id) else {
-            // As the single calls answer for an unknown client.
-            return Turn {
-                close: true,
-                ..Turn::default()
-            };
-        };
-        let used = if input.is_empty() {
-            self.resume_slot(idx, now, &mut Share::default());
-            0
-        } else {
-            self.feed_slot(idx, input, now)
-        };
-        self.poll_slot(idx, now);
-        let timeouts = self.config.timeouts;
-        let Some(slot) = self.slots.get_mut(idx) else {
-            return Turn::default();
-        };
-        let pending = slot.conn.output();
-        let n = pending.len().min(out.len());
-        if let (Some(dst), Some(src)) = (out.get_mut(..n), pending.get(..n)) {
-            dst.copy_from_slice(src);
-        }
-        slot.conn.consume(n);
-        Turn {
-            used,
-            out: n,
-            close: slot.conn.wants_close(),
-            deadline: slot.conn.next_deadline(&timeouts),
-        }
     }
 
     /// Dispatches a message that waited for transmit room, if there is room now. Call it

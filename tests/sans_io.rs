@@ -1497,6 +1497,30 @@ fn control_frames_wait_for_room_in_tx() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Lifecycle
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn init_runs_after_init_once_however_often_it_is_called() {
+    let mut first: Gateway<u32, 1> = Gateway::new("/", 0);
+    first.after_init(|runs| *runs += 1);
+    let mut second: Gateway<u32, 1> = Gateway::new("/two", 0);
+    second.after_init(|runs| *runs += 1);
+    {
+        let mut server: Small<'_> = Server::new(CONFIG);
+        server.bind(&mut first).unwrap();
+        server.bind(&mut second).unwrap();
+        server.init();
+        server.init();
+        let id = connect(&mut server, "/", 0);
+        server.init();
+        assert!(!server.wants_close(id));
+    }
+    assert_eq!(*first.state(), 1);
+    assert_eq!(*second.state(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Client ids
 // ---------------------------------------------------------------------------------------------
 

@@ -430,13 +430,13 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> Inner<N, 
         }
     }
 
-    /// Gives slot `idx` one step: the tokio form of [`crate::session::run`]'s loop. It
-    /// writes out what the server holds for the client, then takes one turn: feeds input
-    /// left from an earlier step, or reads once into the shared scratch buffer and feeds
-    /// that, then writes the replies straight from the server's transmit buffer. It returns
-    /// when the socket has nothing to read or no room to write (having registered the
-    /// slot's waker), when the turn is over with input left (the slot is queued again,
-    /// behind the others), or when the client is done.
+    /// Gives slot `idx` one step: the tokio form of the embassy transport's session loop
+    /// (`transport::embassy::session::run`). It writes out what the server holds for the
+    /// client, then takes one turn: feeds input left from an earlier step, or reads once
+    /// into the shared scratch buffer and feeds that, then writes the replies straight from
+    /// the server's transmit buffer. It returns when the socket has nothing to read or no
+    /// room to write (having registered the slot's waker), when the turn is over with input
+    /// left (the slot is queued again, behind the others), or when the client is done.
     fn step(&self, idx: usize) {
         let Some(waker) = self.wakers.get(idx) else {
             return;

@@ -3,7 +3,7 @@
 //! An [`EmbassyServer`] holds the sans-IO [`Server`] in an `embassy_sync` blocking mutex and
 //! one [`Signal`] per slot. Firmware runs [`EmbassyServer::run_slot`] in a few tasks (or joins
 //! them in one): each owns one `embassy_net::tcp::TcpSocket` and its buffers, accepts on the
-//! server's port, and runs the shared [`session`] loop on it. Run one more task than there
+//! server's port, and runs the [`session`] loop on it. Run one more task than there
 //! are slots: a client beyond capacity then gets `503 Service Unavailable` instead of a TCP
 //! reset. Each client is accepted with its peer's address ([`Server::accept_from`]), so
 //! [`Config::max_per_address`] applies: a client from an address that holds that many slots
@@ -14,6 +14,11 @@
 //!
 //! Nothing here allocates: the server, the signals and every buffer are sized at compile
 //! time and live in `static`s (`StaticCell`) or in the tasks. Time comes from `embassy-time`.
+//!
+//! This module owns the sockets, the clock, the wake-up signals and the lock around the
+//! server, and implements the session's [`Host`] with them; the [`session`] submodule owns
+//! the per-client async loop. Neither parses, frames or dispatches anything: the sans-IO
+//! [`Server`] does, through its public API, and it knows nothing of this transport.
 //!
 //! ```no_run
 //! use embassy_executor::Spawner;
@@ -48,10 +53,11 @@
 //! # fn main() {}
 //! ```
 
+pub mod session;
+
 use crate::adapter::{ConnectCallback, DisconnectCallback, WebSocketAdapter};
 use crate::gateway::{Broadcast, ClientId, GatewayId, Service};
 use crate::server::{Config, Refused, Server, ServerError};
-use crate::session::{self, Host, Socket, Turn};
 use crate::stats::Stats;
 use core::cell::{Cell, RefCell};
 use core::future::poll_fn;
@@ -65,12 +71,7 @@ use embassy_sync::blocking_mutex::raw::RawMutex;
 use embassy_sync::signal::Signal;
 use embassy_time::{Instant, Timer};
 use serde::Serialize;
-
-/// The server state a transport task shares with the others.
-struct Shared<'g, const N: usize, const RX: usize, const TX: usize, const G: usize> {
-    server: Server<'g, N, RX, TX, G>,
-    initialized: bool,
-}
+use session::{Host, Socket, Turn};
 
 /// wsgate on embassy-net. See the [module docs](self).
 ///
@@ -84,7 +85,7 @@ pub struct EmbassyServer<
     const TX: usize = 2048,
     const G: usize = 4,
 > {
-    shared: Mutex<M, RefCell<Shared<'static, N, RX, TX, G>>>,
+    server: Mutex<M, RefCell<Server<'static, N, RX, TX, G>>>,
     wakes: [Signal<M, ()>; N],
     port: u16,
     /// Tasks currently answering a refused client (503 or 429).
@@ -97,10 +98,7 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
     /// A server that will accept on `port`; `const` so it can be a `static`'s initialiser.
     pub const fn new(port: u16, config: Config) -> Self {
         EmbassyServer {
-            shared: Mutex::new(RefCell::new(Shared {
-                server: Server::new(config),
-                initialized: false,
-            })),
+            server: Mutex::new(RefCell::new(Server::new(config))),
             wakes: [const { Signal::new() }; N],
             port,
             refusing: Mutex::new(Cell::new(0)),
@@ -112,27 +110,27 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
         self.port
     }
 
-    /// Runs `f` on the shared state under the lock. Every access goes through here, so the
+    /// Runs `f` on the server under the lock. Every access goes through here, so the
     /// firmware holds one `RefCell` borrow check (and one panic location), not one per call.
-    fn locked<R>(&self, f: impl FnOnce(&mut Shared<'static, N, RX, TX, G>) -> R) -> R {
-        self.shared.lock(|s| f(&mut s.borrow_mut()))
+    fn locked<R>(&self, f: impl FnOnce(&mut Server<'static, N, RX, TX, G>) -> R) -> R {
+        self.server.lock(|s| f(&mut s.borrow_mut()))
     }
 
     /// Runs `f` on the sans-IO server, then wakes the tasks of clients it queued frames for.
     pub fn with_server<R>(&self, f: impl FnOnce(&mut Server<'static, N, RX, TX, G>) -> R) -> R {
-        let r = self.locked(|s| f(&mut s.server));
+        let r = self.locked(f);
         self.wake_flagged(None);
         r
     }
 
     /// Clients connected now (any phase).
     pub fn client_count(&self) -> usize {
-        self.locked(|s| s.server.client_count())
+        self.locked(|s| s.client_count())
     }
 
     /// A copy of the counters.
     pub fn stats(&self) -> Stats {
-        self.locked(|s| *s.server.stats())
+        self.locked(|s| *s.stats())
     }
 
     /// Sends `{"event":..,"data":..}` to one client (from any task).
@@ -164,13 +162,13 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
     /// with 1001 Going Away.
     pub fn shutdown(&self) {
         let now = now_ms();
-        self.locked(|s| s.server.close(now));
+        self.locked(|s| s.close(now));
         self.wake_flagged(None);
     }
 
     fn wake_flagged(&self, except: Option<ClientId>) {
         self.locked(|s| {
-            while let Some(i) = s.server.take_wake() {
+            while let Some(i) = s.take_wake() {
                 if except.is_some_and(|id| id.index() == i) {
                     continue;
                 }
@@ -181,15 +179,11 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
         });
     }
 
-    /// Runs the gateways' `after_init` hooks once; the first [`EmbassyServer::run_slot`]
-    /// does it if nobody did.
+    /// Runs the gateways' `after_init` hooks ([`Server::init`]: only the first call does
+    /// anything, so it may be called more than once). Every [`EmbassyServer::run_slot`]
+    /// calls it before accepting, so calling it is only needed to run the hooks earlier.
     pub fn init(&self) {
-        self.locked(|s| {
-            if !s.initialized {
-                s.initialized = true;
-                s.server.init();
-            }
-        });
+        self.locked(|s| s.init());
     }
 
     /// One connection task: forever accept a client on the server's port with one socket,
@@ -222,8 +216,8 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
             // address holds its share of slots already.
             let peer = socket.0.remote_endpoint().map(|ep| IpAddr::from(ep.addr));
             let accepted = self.locked(|s| match peer {
-                Some(ip) => s.server.accept_from(ip, now),
-                None => s.server.accept(now),
+                Some(ip) => s.accept_from(ip, now),
+                None => s.accept(now),
             });
             match accepted {
                 Ok(id) => {
@@ -269,40 +263,34 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
     fn now_ms(&self) -> u64 {
         now_ms()
     }
-    fn feed(&self, id: ClientId, input: &[u8], now: u64) -> usize {
-        self.locked(|s| s.server.feed(id, input, now).unwrap_or(0))
-    }
-    fn take_output(&self, id: ClientId, out: &mut [u8]) -> usize {
-        self.locked(|s| s.server.take_output(id, out))
-    }
-    fn resume(&self, id: ClientId, now: u64) -> bool {
-        self.locked(|s| s.server.resume(id, now).unwrap_or(false))
-    }
-    fn wants_close(&self, id: ClientId) -> bool {
-        self.locked(|s| s.server.wants_close(id))
-    }
-    fn poll(&self, id: ClientId, now: u64) {
-        self.locked(|s| s.server.poll(id, now));
-    }
-    fn next_deadline(&self, id: ClientId) -> Option<u64> {
-        self.locked(|s| s.server.next_deadline(id))
-    }
     fn linger_ms(&self) -> u64 {
-        self.locked(|s| u64::from(s.server.config().timeouts.close_timeout_ms).max(100))
+        self.locked(|s| u64::from(s.config().timeouts.close_timeout_ms).max(100))
     }
     fn release(&self, id: ClientId) {
-        self.locked(|s| s.server.release(id));
+        self.locked(|s| s.release(id));
         self.wake_flagged(Some(id));
     }
-    fn wake_flagged(&self, except: ClientId) {
-        EmbassyServer::wake_flagged(self, Some(except));
-    }
-    /// The whole turn under one lock.
+    /// The whole turn under one lock, through the server's public calls. An unknown client
+    /// gets a turn that did nothing, with `close: true`: each call answers for it as
+    /// nothing to do, and [`Server::wants_close`] says true.
     fn turn(&self, id: ClientId, input: &[u8], out: &mut [u8]) -> Turn {
         let now = now_ms();
         self.locked(|s| {
-            let turn = s.server.turn(id, input, now, out);
-            while let Some(i) = s.server.take_wake() {
+            let used = if input.is_empty() {
+                // Whether it dispatched one, the output and `wants_close` below tell.
+                let _ = s.resume(id, now);
+                0
+            } else {
+                s.feed(id, input, now).unwrap_or(0)
+            };
+            s.poll(id, now);
+            let turn = Turn {
+                used,
+                out: s.take_output(id, out),
+                close: s.wants_close(id),
+                deadline: s.next_deadline(id),
+            };
+            while let Some(i) = s.take_wake() {
                 if i != id.index()
                     && let Some(signal) = self.wakes.get(i)
                 {
@@ -377,18 +365,16 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
     }
 
     fn bind_client_connect(&mut self, callback: ConnectCallback) {
-        self.shared
+        self.server
             .get_mut()
             .get_mut()
-            .server
             .bind_client_connect(callback);
     }
 
     fn bind_client_disconnect(&mut self, callback: DisconnectCallback) {
-        self.shared
+        self.server
             .get_mut()
             .get_mut()
-            .server
             .bind_client_disconnect(callback);
     }
 
@@ -396,7 +382,7 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
         &mut self,
         gateway: &'static mut dyn Service,
     ) -> Result<GatewayId, ServerError> {
-        self.shared.get_mut().get_mut().server.bind(gateway)
+        self.server.get_mut().get_mut().bind(gateway)
     }
 
     fn close(&mut self) {

@@ -1,6 +1,8 @@
-//! The async loop that runs one client, written over `embedded_io_async::{Read, Write}`: the
-//! embassy-net transport runs it on each `TcpSocket`, and any other transport with one task
-//! per client can. (The tokio transport drives all its clients from one task of its own.)
+//! The embassy transport's session loop: the async loop that runs one client, written over
+//! `embedded_io_async::{Read, Write}`. [`EmbassyServer::run_slot`] runs it on each accepted
+//! `TcpSocket`. It knows embassy-net only through the [`Host`] and [`Socket`] traits, so
+//! another transport with one task per client could run it too; the tokio transport does not
+//! (it drives all its clients from one task of its own).
 //!
 //! The loop waits for whichever comes first: bytes from the socket, a wake-up (another task
 //! queued frames for this client), or the client's next timer. Then it takes one short
@@ -12,8 +14,14 @@
 //! the network stack) from running. When the connection is finished it flushes, shuts down
 //! its write side, waits briefly for the peer to close, and releases the slot.
 //!
-//! The server itself lives with the transport (behind a `RefCell` or a blocking mutex); the
-//! loop only touches it through [`Host`] in short synchronous calls, never across an `.await`.
+//! This module owns the loop and the [`Turn`] it gets from each step. It never touches the
+//! server itself: the server lives with the transport (behind a `RefCell` or a blocking
+//! mutex), and the loop reaches it only through [`Host::turn`] and [`Host::release`], short
+//! synchronous calls, never held across an `.await`. It never reads a clock of its own
+//! (time comes from [`Host::now_ms`] and [`Host::sleep_until`]), never allocates and never
+//! spawns.
+//!
+//! [`EmbassyServer::run_slot`]: super::EmbassyServer::run_slot
 
 use crate::gateway::ClientId;
 use embassy_futures::select::{Either, Either3, select, select3};
@@ -41,59 +49,28 @@ pub struct Turn {
     pub deadline: Option<u64>,
 }
 
-/// What a transport gives the session loop: access to its server, its clock, its wake-ups.
+/// What a transport gives the session loop: its server (in short synchronous calls), its
+/// clock, its wake-ups. These are exactly what [`run`] and [`linger`] call.
 pub trait Host {
     /// Milliseconds since the transport started.
     fn now_ms(&self) -> u64;
-    /// [`crate::Server::feed`]; returns bytes used (0 for an unknown client).
-    fn feed(&self, id: ClientId, input: &[u8], now: u64) -> usize;
-    /// Copies up to `out.len()` bytes of [`crate::Server::output`] into `out` and consumes
-    /// them; returns how many.
-    fn take_output(&self, id: ClientId, out: &mut [u8]) -> usize;
-    /// [`crate::Server::resume`]: dispatches a message that waited for transmit room; true
-    /// when it did (there is output to write).
-    fn resume(&self, id: ClientId, now: u64) -> bool;
-    /// [`crate::Server::wants_close`].
-    fn wants_close(&self, id: ClientId) -> bool;
-    /// [`crate::Server::poll`].
-    fn poll(&self, id: ClientId, now: u64);
-    /// [`crate::Server::next_deadline`].
-    fn next_deadline(&self, id: ClientId) -> Option<u64>;
-    /// How long to wait for the peer's FIN after ours, in ms.
-    fn linger_ms(&self) -> u64;
+    /// One turn of the session loop for `id` at the time now, in short synchronous calls on
+    /// the server, never across an `.await` (the embassy transport makes them under one
+    /// lock): feeds `input` ([`crate::Server::feed`]) or, when it is empty, dispatches a
+    /// message that waited for transmit room ([`crate::Server::resume`]); runs the timers
+    /// that are due ([`crate::Server::poll`]); copies up to `out.len()` bytes of output into
+    /// `out` and marks them written ([`crate::Server::take_output`]); wakes the tasks of the
+    /// other slots the server flagged ([`crate::Server::take_wake`]). For an unknown client,
+    /// a turn that did nothing, with `close: true`.
+    fn turn(&self, id: ClientId, input: &[u8], out: &mut [u8]) -> Turn;
     /// [`crate::Server::release`].
     fn release(&self, id: ClientId);
-    /// Wakes the tasks of the slots the server flagged (frames queued for them), except
-    /// `except`'s own.
-    fn wake_flagged(&self, except: ClientId);
+    /// How long to wait for the peer's FIN after ours, in ms.
+    fn linger_ms(&self) -> u64;
     /// Resolves when this slot is woken.
     fn wait_wake(&self, slot: usize) -> impl Future<Output = ()>;
     /// Resolves at `deadline` (ms), or never for `None`.
     fn sleep_until(&self, deadline: Option<u64>) -> impl Future<Output = ()>;
-
-    /// One turn of the session loop for `id`, at the time now: feeds `input` (or, when it is
-    /// empty, dispatches a message that waited for transmit room), runs the timers that are
-    /// due, copies up to `out.len()` bytes of output into `out`, and wakes the other tasks
-    /// the server flagged. The default makes these calls one by one; a transport can do them
-    /// all under one lock.
-    fn turn(&self, id: ClientId, input: &[u8], out: &mut [u8]) -> Turn {
-        let now = self.now_ms();
-        let used = if input.is_empty() {
-            self.resume(id, now);
-            0
-        } else {
-            self.feed(id, input, now)
-        };
-        self.poll(id, now);
-        let out = self.take_output(id, out);
-        self.wake_flagged(id);
-        Turn {
-            used,
-            out,
-            close: self.wants_close(id),
-            deadline: self.next_deadline(id),
-        }
-    }
 }
 
 /// Runs client `id` on `io` until the connection ends, releases its slot, then lingers on
