@@ -4,8 +4,8 @@
 //! error or event in the API, and one of these counters. Counters are `u32` and wrap.
 //!
 //! This module is a leaf: it imports nothing from the rest of the crate. The layers above
-//! name the counter an event moves ([`Counter`]) and bump it through the one method that
-//! changes a count, [`Stats::add`]; it never decides what is counted.
+//! name the counter an event moves (`Counter`) and bump it through the one method that
+//! changes a count, `Stats::add`; it never decides what is counted.
 
 /// The server's counters. Read them with [`crate::Server::stats`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
