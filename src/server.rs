@@ -12,17 +12,20 @@
 
 use crate::connection::{CloseReason, Connection, Event, Outbox, Phase, SendError, Timeouts};
 use crate::gateway::{
-    Broadcast, ClientId, ConnectInfo, Context, GatewayId, Peers, Service, path_matches,
-    send_raw_response, send_response,
+    Broadcast, ClientId, ConnectInfo, Context, GatewayId, Peers, Service, send_raw_response,
+    send_response,
 };
 use crate::protocol::close::CloseCode;
 use crate::protocol::frame::OpCode;
-use crate::protocol::handshake::{self, Request};
+use crate::protocol::handshake::Request;
 use crate::protocol::http::{HttpError, Status};
 #[cfg(feature = "embassy")]
 use crate::session::Turn;
 use crate::stats::Stats;
+use routing::Decision;
 use serde::Serialize;
+
+mod routing;
 
 /// A fixed page served on plain `GET` (a device's control page).
 #[derive(Clone, Copy, Debug)]
@@ -281,17 +284,6 @@ fn split_slots<const RX: usize, const TX: usize>(
 struct Share {
     messages: u16,
     peer_bytes: usize,
-}
-
-/// What the request head asks for, decided before the connection is touched.
-enum Decision {
-    Refuse(HttpError),
-    Page(&'static Page),
-    Accept {
-        gateway: usize,
-        key: [u8; 24],
-        protocol: Option<&'static str>,
-    },
 }
 
 /// The sans-IO server. See the [module docs](self).
@@ -902,65 +894,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             Ok(r) => r,
             Err(e) => return Decision::Refuse(e),
         };
-        let gateway = gateways
-            .iter()
-            .position(|g| path_matches(g.path(), req.path));
-        if !req.wants_upgrade() {
-            if req.method != "GET" {
-                return Decision::Refuse(HttpError::new(
-                    Status::MethodNotAllowed,
-                    "only GET is served here",
-                ));
-            }
-            if let Some(page) = config.pages.iter().find(|p| path_matches(p.path, req.path)) {
-                return Decision::Page(page);
-            }
-            return Decision::Refuse(match gateway {
-                Some(_) => HttpError::new(
-                    Status::UpgradeRequired,
-                    "this path is a WebSocket endpoint: send a WebSocket upgrade request",
-                ),
-                None => HttpError::new(Status::NotFound, "nothing at this path"),
-            });
-        }
-        let upgrade = match handshake::validate_upgrade(&req) {
-            Ok(u) => u,
-            Err(e) => return Decision::Refuse(e),
-        };
-        let Some(gateway) = gateway else {
-            return Decision::Refuse(HttpError::new(
-                Status::NotFound,
-                "no WebSocket gateway at this path",
-            ));
-        };
-        if *closing {
-            return Decision::Refuse(HttpError::new(
-                Status::ServiceUnavailable,
-                "server shutting down",
-            ));
-        }
-        let Some(g) = gateways.get_mut(gateway) else {
-            return Decision::Refuse(HttpError::new(Status::InternalServerError, "no gateway"));
-        };
-        let protocol = handshake::select_protocol(&req, g.protocols());
-        if let Err(e) = g.verify(id, &req, protocol) {
-            return Decision::Refuse(e);
-        }
-        let mut key = [0u8; 24];
-        match key.get_mut(..upgrade.key.len()) {
-            Some(dst) if upgrade.key.len() == 24 => dst.copy_from_slice(upgrade.key),
-            _ => {
-                return Decision::Refuse(HttpError::new(
-                    Status::BadRequest,
-                    "missing or invalid Sec-WebSocket-Key",
-                ));
-            }
-        }
-        Decision::Accept {
-            gateway,
-            key,
-            protocol,
-        }
+        routing::decide(&req, gateways, config.pages, *closing, id)
     }
 
     fn request(&mut self, idx: usize, now: u64) {
