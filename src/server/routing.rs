@@ -8,7 +8,8 @@
 //!
 //! It decides from the request, the gateways, the pages and the closing flag only: it never
 //! touches a connection, a buffer, a counter or a clock, and never parses the head. The
-//! server parses the head and acts on the [`Decision`] (writes the answer, counts it).
+//! server parses the head once, acts on the [`Decision`] (writes the answer, counts it) and
+//! hands the same parsed request to the connect hooks.
 
 use super::Page;
 use crate::gateway::{ClientId, Service, path_matches};
