@@ -97,3 +97,6 @@ pub(super) fn decide(
         protocol,
     }
 }
+
+#[cfg(test)]
+mod tests;
