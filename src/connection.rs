@@ -612,18 +612,27 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         (head, &mut self.tx as &mut dyn Outbox)
     }
 
+    /// Splits the connection into the request head (as [`Connection::request_head`]) and the
+    /// side that accepts it, so that a server can parse the head once, accept the upgrade
+    /// and run its connect hooks on that parse while they write frames.
+    pub(crate) fn head_and_answer(&mut self) -> (&[u8], Answer<'_, TX>) {
+        let head = if self.phase == Phase::Request {
+            self.rx.get(..self.rx_len).unwrap_or(&[])
+        } else {
+            &[]
+        };
+        let answer = Answer {
+            tx: &mut self.tx,
+            phase: &mut self.phase,
+        };
+        (head, answer)
+    }
+
     /// Accepts the upgrade: queues the 101 response with `Sec-WebSocket-Accept` for `key` and
     /// the chosen subprotocol. The request head stays readable through
     /// [`Connection::head_and_outbox`] until the first frame byte is fed.
     pub fn accept(&mut self, key: &[u8], protocol: Option<&str>) -> Result<(), SendError> {
-        if self.phase != Phase::Request {
-            return Err(SendError::NotOpen);
-        }
-        let spare = self.tx.spare();
-        let n = handshake::write_accept(spare, key, protocol).ok_or(SendError::Full)?;
-        self.tx.commit(n);
-        self.phase = Phase::Open;
-        Ok(())
+        self.head_and_answer().1.accept(key, protocol).map(drop)
     }
 
     /// Refuses the request with an HTTP error response, then closes once it is sent.
@@ -1206,6 +1215,31 @@ impl<const TX: usize> Outbox for TxBuf<TX> {
     }
     fn free(&self) -> usize {
         TxBuf::free(self)
+    }
+}
+
+/// The side of a [`Connection`] that answers its request head, split from the head by
+/// [`Connection::head_and_answer`].
+pub(crate) struct Answer<'c, const TX: usize> {
+    tx: &'c mut TxBuf<TX>,
+    phase: &'c mut Phase,
+}
+
+impl<'c, const TX: usize> Answer<'c, TX> {
+    /// [`Connection::accept`]; on success, the outbox the connect hooks write to.
+    pub(crate) fn accept(
+        self,
+        key: &[u8],
+        protocol: Option<&str>,
+    ) -> Result<&'c mut dyn Outbox, SendError> {
+        if *self.phase != Phase::Request {
+            return Err(SendError::NotOpen);
+        }
+        let spare = self.tx.spare();
+        let n = handshake::write_accept(spare, key, protocol).ok_or(SendError::Full)?;
+        self.tx.commit(n);
+        *self.phase = Phase::Open;
+        Ok(self.tx)
     }
 }
 

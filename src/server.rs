@@ -14,15 +14,18 @@ use crate::connection::{
     CloseReason, Connection, Event, MessageKind, Outbox, Phase, SendError, Timeouts,
 };
 use crate::gateway::{
-    Broadcast, ClientId, ConnectInfo, Context, GatewayId, Peers, Service, path_matches,
-    send_raw_response, send_response,
+    Broadcast, ClientId, ConnectInfo, Context, GatewayId, Peers, Service, send_raw_response,
+    send_response,
 };
 use crate::protocol::close::CloseCode;
 use crate::protocol::frame::OpCode;
-use crate::protocol::handshake::{self, Request};
+use crate::protocol::handshake::Request;
 use crate::protocol::http::{HttpError, Status};
 use crate::stats::{Counter, Stats};
+use routing::Decision;
 use serde::Serialize;
+
+mod routing;
 
 /// A fixed page served on plain `GET` (a device's control page).
 #[derive(Clone, Copy, Debug)]
@@ -285,17 +288,6 @@ fn split_slots<const RX: usize, const TX: usize>(
 struct Share {
     messages: u16,
     peer_bytes: usize,
-}
-
-/// What the request head asks for, decided before the connection is touched.
-enum Decision {
-    Refuse(HttpError),
-    Page(&'static Page),
-    Accept {
-        gateway: usize,
-        key: [u8; 24],
-        protocol: Option<&'static str>,
-    },
 }
 
 /// The sans-IO server. See the [module docs](self).
@@ -862,87 +854,18 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         }
     }
 
-    fn decide(&mut self, idx: usize) -> Decision {
-        let Server {
-            slots,
-            gateways,
-            config,
-            closing,
-            ..
-        } = self;
-        let Some(slot) = slots.get(idx) else {
-            return Decision::Refuse(HttpError::new(Status::InternalServerError, "no slot"));
+    fn request(&mut self, idx: usize, now: u64) {
+        let Some((before, slot, after)) = split_slots(&mut self.slots, idx) else {
+            return;
         };
         let id = slot.id(idx);
-        let req = match Request::parse(slot.conn.request_head()) {
-            Ok(r) => r,
-            Err(e) => return Decision::Refuse(e),
-        };
-        let gateway = gateways
-            .iter()
-            .position(|g| path_matches(g.path(), req.path));
-        if !req.wants_upgrade() {
-            if req.method != "GET" {
-                return Decision::Refuse(HttpError::new(
-                    Status::MethodNotAllowed,
-                    "only GET is served here",
-                ));
+        let (head, answer) = slot.conn.head_and_answer();
+        let parsed = Request::parse(head);
+        let decision = match &parsed {
+            Ok(req) => {
+                routing::decide(req, &mut self.gateways, self.config.pages, self.closing, id)
             }
-            if let Some(page) = config.pages.iter().find(|p| path_matches(p.path, req.path)) {
-                return Decision::Page(page);
-            }
-            return Decision::Refuse(match gateway {
-                Some(_) => HttpError::new(
-                    Status::UpgradeRequired,
-                    "this path is a WebSocket endpoint: send a WebSocket upgrade request",
-                ),
-                None => HttpError::new(Status::NotFound, "nothing at this path"),
-            });
-        }
-        let upgrade = match handshake::validate_upgrade(&req) {
-            Ok(u) => u,
-            Err(e) => return Decision::Refuse(e),
-        };
-        let Some(gateway) = gateway else {
-            return Decision::Refuse(HttpError::new(
-                Status::NotFound,
-                "no WebSocket gateway at this path",
-            ));
-        };
-        if *closing {
-            return Decision::Refuse(HttpError::new(
-                Status::ServiceUnavailable,
-                "server shutting down",
-            ));
-        }
-        let Some(g) = gateways.get_mut(gateway) else {
-            return Decision::Refuse(HttpError::new(Status::InternalServerError, "no gateway"));
-        };
-        let protocol = handshake::select_protocol(&req, g.protocols());
-        if let Err(e) = g.verify(id, &req, protocol) {
-            return Decision::Refuse(e);
-        }
-        let mut key = [0u8; 24];
-        match key.get_mut(..upgrade.key.len()) {
-            Some(dst) if upgrade.key.len() == 24 => dst.copy_from_slice(upgrade.key),
-            _ => {
-                return Decision::Refuse(HttpError::new(
-                    Status::BadRequest,
-                    "missing or invalid Sec-WebSocket-Key",
-                ));
-            }
-        }
-        Decision::Accept {
-            gateway,
-            key,
-            protocol,
-        }
-    }
-
-    fn request(&mut self, idx: usize, now: u64) {
-        let decision = self.decide(idx);
-        let Some(slot) = self.slots.get_mut(idx) else {
-            return;
+            Err(e) => Decision::Refuse(*e),
         };
         match decision {
             Decision::Refuse(e) => {
@@ -959,54 +882,49 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
                 key,
                 protocol,
             } => {
-                if slot.conn.accept(&key, protocol).is_err() {
+                // `Accept` comes from a parsed request only.
+                let (Ok(req), Ok(out)) = (&parsed, answer.accept(&key, protocol)) else {
                     let e = HttpError::new(Status::InternalServerError, "response did not fit");
                     self.stats.add(Counter::http(e.status.code()), 1);
                     slot.conn.refuse(&e);
                     return;
-                }
-                slot.gateway = Some(GatewayId(gateway as u8));
+                };
+                let gid = GatewayId(gateway as u8);
+                slot.gateway = Some(gid);
                 self.stats.add(Counter::Upgraded, 1);
-                self.connected(idx, gateway, protocol, now);
+                let Some(g) = self.gateways.get_mut(gateway) else {
+                    return;
+                };
+                let mut peers = Others {
+                    before,
+                    after,
+                    flagged: &mut self.wakes,
+                };
+                let mut cx = Context::new(id, gid, out, &mut peers, &mut self.stats);
+                let close = Self::connected(*g, self.on_connect, &mut cx, req, protocol);
+                if let Some((code, reason)) = close {
+                    slot.conn.close(code, reason, now);
+                }
             }
         }
     }
 
-    /// Runs the connect hooks with a context, right after the 101 was queued.
-    fn connected(&mut self, idx: usize, gateway: usize, protocol: Option<&'static str>, now: u64) {
-        let Server {
-            slots,
-            gateways,
-            stats,
-            on_connect,
-            wakes,
-            ..
-        } = self;
-        let Some((before, cur, after)) = split_slots(slots, idx) else {
-            return;
-        };
-        let id = cur.id(idx);
-        let (head, out) = cur.conn.head_and_outbox();
-        let Ok(req) = Request::parse(head) else {
-            return;
-        };
-        let Some(g) = gateways.get_mut(gateway) else {
-            return;
-        };
-        let mut peers = Others {
-            before,
-            after,
-            flagged: wakes,
-        };
-        let mut cx = Context::new(id, GatewayId(gateway as u8), out, &mut peers, stats);
-        g.connected(&mut cx, &req, protocol);
+    /// Runs the connect hooks (the gateway's, then the `on_connect` callback) on the request
+    /// that was accepted, right after its 101 was queued; returns the close a hook asked for.
+    fn connected(
+        g: &mut dyn Service,
+        on_connect: Option<ConnectCallback>,
+        cx: &mut Context<'_>,
+        req: &Request<'_>,
+        protocol: Option<&'static str>,
+    ) -> Option<(CloseCode, &'static str)> {
+        g.connected(cx, req, protocol);
         let close = cx.take_close();
         if let Some(cb) = on_connect {
-            cb(id, &ConnectInfo::new(id, &req, g.path(), protocol));
+            let id = cx.client();
+            cb(id, &ConnectInfo::new(id, req, g.path(), protocol));
         }
-        if let Some((code, reason)) = close {
-            cur.conn.close(code, reason, now);
-        }
+        close
     }
 
     /// Runs the gateway on slot `idx`'s complete message; returns the bytes it queued for
