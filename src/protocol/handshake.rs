@@ -149,6 +149,9 @@ impl<'a> Request<'a> {
     /// assert_eq!((req.method, req.path, req.query), ("GET", "/ws", "id=7"));
     /// assert_eq!(req.header("host"), Some(&b"dev"[..]));
     /// ```
+    // Not inlined: one call per connection, and at opt-level "z" inlining it into its one
+    // caller costs flash (measured: 276 bytes in the firmware).
+    #[inline(never)]
     pub fn parse(head: &'a [u8]) -> Result<Request<'a>, HttpError> {
         let mut s = Scanner { rest: head };
         // Empty lines before the request line are skipped (RFC 9112 §2.2).
