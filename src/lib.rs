@@ -50,6 +50,7 @@ compile_error!(
 mod fmt;
 
 pub mod adapter;
+mod bytes;
 pub mod connection;
 #[cfg(feature = "ffi")]
 pub mod ffi;

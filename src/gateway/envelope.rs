@@ -28,6 +28,7 @@
 //! input slice. It does not convert numbers, does not check UTF-8, and does not copy strings
 //! unless asked to ([`JsonStr::decode_into`]).
 
+use crate::bytes::{WIDE, Writer, bytes_eq};
 use core::fmt;
 
 /// Deepest nesting of arrays and objects accepted (the top-level container counts as 1).
@@ -120,35 +121,6 @@ impl<'a> JsonStr<'a> {
         }
         core::str::from_utf8(buf.get(..len)?).ok()
     }
-}
-
-/// `a == b`. Up to 16 bytes (event names) are compared as two overlapping fixed-size
-/// words rather than by a call to `bcmp`.
-#[inline(always)]
-fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if b.len() != n {
-        false
-    } else if n > 16 || !WIDE {
-        // (Small targets keep the smaller code.)
-        a == b
-    } else if n >= 8 {
-        ends_eq::<8>(a, b)
-    } else if n >= 4 {
-        ends_eq::<4>(a, b)
-    } else {
-        // 0 to 3 bytes: the first, the middle and the last.
-        [0, n / 2, n.saturating_sub(1)]
-            .iter()
-            .all(|&i| a.get(i) == b.get(i))
-    }
-}
-
-/// Whether the first `N` and the last `N` bytes of `a` and `b` (same length, `N` to `2N`
-/// bytes) are equal: all of them.
-#[inline(always)]
-fn ends_eq<const N: usize>(a: &[u8], b: &[u8]) -> bool {
-    a.first_chunk::<N>() == b.first_chunk::<N>() && a.last_chunk::<N>() == b.last_chunk::<N>()
 }
 
 /// One decoded part of a string: a run of literal bytes, or one escaped character.
@@ -333,18 +305,7 @@ const HIGHS: usize = ONES << 7;
 /// Bytes read per step by the word-at-a-time scans.
 const WORD: usize = core::mem::size_of::<usize>();
 
-/// Whether the target has 128-bit vector registers, which LLVM uses for the loops over
-/// [`CHUNK`]-byte chunks. Without them (e.g. a Cortex-M) such a loop is long scalar code,
-/// slower than a word at a time, so only the word-at-a-time scans are used; such targets
-/// also keep the smaller code (byte loops, `memcpy`, `bcmp`) where a word trick would only
-/// buy speed.
-const WIDE: bool = cfg!(any(
-    target_feature = "sse2",
-    target_feature = "neon",
-    target_feature = "simd128"
-));
-
-/// Bytes per step of the vectorised scans: two 128-bit registers.
+/// Bytes per step of the vectorised scans (on [`WIDE`] targets): two 128-bit registers.
 const CHUNK: usize = 32;
 
 /// Whether a byte ends a run of plain string bytes: `"`, `\` or a control character.
@@ -965,64 +926,10 @@ impl Sink for Counter {
     }
 }
 
-/// Writes bytes into a fixed buffer.
-struct Writer<'o> {
-    out: &'o mut [u8],
-    len: usize,
-}
-
 impl Sink for Writer<'_> {
     #[inline(always)]
     fn put(&mut self, bytes: &[u8]) -> bool {
-        let Some(end) = self.len.checked_add(bytes.len()) else {
-            return false;
-        };
-        match self.out.get_mut(self.len..end) {
-            Some(dst) => {
-                copy_bytes(dst, bytes);
-                self.len = end;
-                true
-            }
-            None => false,
-        }
-    }
-}
-
-/// `dst.copy_from_slice(src)` for slices of the same length (anything else copies
-/// nothing). Up to 16 bytes (an event name, a quote) are copied by two overlapping
-/// fixed-size moves rather than a call to `memcpy`.
-#[inline(always)]
-fn copy_bytes(dst: &mut [u8], src: &[u8]) {
-    let n = src.len();
-    if dst.len() != n {
-        return;
-    }
-    if n > 16 || !WIDE {
-        // (Small targets keep the smaller code.)
-        dst.copy_from_slice(src);
-    } else if n >= 8 {
-        copy_ends::<8>(dst, src);
-    } else if n >= 4 {
-        copy_ends::<4>(dst, src);
-    } else {
-        // 0 to 3 bytes: the first, the middle and the last.
-        for i in [0, n / 2, n.saturating_sub(1)] {
-            if let (Some(d), Some(s)) = (dst.get_mut(i), src.get(i)) {
-                *d = *s;
-            }
-        }
-    }
-}
-
-/// Copies the first and the last `N` bytes of `src` (same length as `dst`, `N` to `2N`
-/// bytes): all of it.
-#[inline(always)]
-fn copy_ends<const N: usize>(dst: &mut [u8], src: &[u8]) {
-    if let (Some(d), Some(s)) = (dst.first_chunk_mut::<N>(), src.first_chunk::<N>()) {
-        *d = *s;
-    }
-    if let (Some(d), Some(s)) = (dst.last_chunk_mut::<N>(), src.last_chunk::<N>()) {
-        *d = *s;
+        Writer::put(self, bytes).is_some()
     }
 }
 
@@ -1161,8 +1068,8 @@ fn space_kinds(src: &[u8]) -> ByteKinds {
 
 /// [`compact_json`] of `src` whose [`ByteKinds`] the caller already has.
 pub(crate) fn compact_json_with(src: &[u8], kinds: ByteKinds, out: &mut [u8]) -> Option<usize> {
-    let mut w = Writer { out, len: 0 };
-    compact_walk(src, kinds, &mut w).then_some(w.len)
+    let mut w = Writer::new(out);
+    compact_walk(src, kinds, &mut w).then_some(w.len())
 }
 
 /// Length [`compact_json`] would produce for `src`.
@@ -1227,8 +1134,8 @@ fn escape_walk(s: &str, sink: &mut impl Sink) -> bool {
 /// assert_eq!(&buf[..n], br#""a\"b\u001f""#);
 /// ```
 pub fn write_json_string(s: &str, out: &mut [u8]) -> Option<usize> {
-    let mut w = Writer { out, len: 0 };
-    escape_walk(s, &mut w).then_some(w.len)
+    let mut w = Writer::new(out);
+    escape_walk(s, &mut w).then_some(w.len())
 }
 
 /// Length [`write_json_string`] would produce for `s`.
@@ -1845,38 +1752,6 @@ mod tests {
         let mut v = vec![b'a'; 20];
         v[15] = b'"';
         assert_eq!(skip_plain_short(&v).len(), 5);
-    }
-
-    #[test]
-    fn bytes_eq_every_length_and_position() {
-        for n in 0..=40usize {
-            let a: Vec<u8> = (1..=n as u8).collect();
-            assert!(bytes_eq(&a, &a.clone()), "{n}");
-            for i in 0..n {
-                let mut b = a.clone();
-                b[i] ^= 0x80;
-                assert!(!bytes_eq(&a, &b), "{n} {i}");
-                assert!(!bytes_eq(&b, &a), "{n} {i}");
-            }
-            let mut longer = a.clone();
-            longer.push(0);
-            assert!(!bytes_eq(&a, &longer));
-            assert!(!bytes_eq(&longer, &a));
-        }
-    }
-
-    #[test]
-    fn copy_bytes_every_length() {
-        for n in 0..=40usize {
-            let src: Vec<u8> = (1..=n as u8).collect();
-            let mut dst = vec![0u8; n];
-            copy_bytes(&mut dst, &src);
-            assert_eq!(dst, src, "{n}");
-            // Different lengths: nothing is copied.
-            let mut longer = vec![0u8; n + 1];
-            copy_bytes(&mut longer, &src);
-            assert!(longer.iter().all(|&b| b == 0), "{n}");
-        }
     }
 
     #[test]
