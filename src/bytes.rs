@@ -83,8 +83,8 @@ fn copy_ends<const N: usize>(dst: &mut [u8], src: &[u8]) {
     }
 }
 
-/// Appends bytes and decimal numbers to a fixed slice from its start, failing (never
-/// truncating, never panicking) when the slice is full.
+/// Appends bytes, decimal numbers and the output of other writers to a fixed slice from its
+/// start, failing (never truncating, never panicking) when the slice is full.
 ///
 /// After a failure the bytes written so far stay in the slice and count in
 /// [`len`](Self::len); callers give up on the whole output.
@@ -128,6 +128,33 @@ impl<'b> Writer<'b> {
             }
         }
         self.put(digits.get(start..)?)
+    }
+
+    /// Lets `write` fill the room left (a writer that returns the length it wrote, such as
+    /// `serde_json_core::to_slice`) and appends what it wrote. `None` when `write` does, or
+    /// claims more than the room it was given.
+    #[inline(always)]
+    pub(crate) fn fill(&mut self, write: impl FnOnce(&mut [u8]) -> Option<usize>) -> Option<()> {
+        let n = write(self.room())?;
+        self.advance(n)
+    }
+
+    /// The part of the slice not written yet.
+    #[inline(always)]
+    pub(crate) fn room(&mut self) -> &mut [u8] {
+        self.buf.get_mut(self.len..).unwrap_or_default()
+    }
+
+    /// Counts `n` bytes written into [`room`](Self::room) by someone else; `None` (counting
+    /// nothing) if the room is smaller.
+    #[inline(always)]
+    pub(crate) fn advance(&mut self, n: usize) -> Option<()> {
+        let end = self.len.checked_add(n)?;
+        if end > self.buf.len() {
+            return None;
+        }
+        self.len = end;
+        Some(())
     }
 
     /// Bytes written so far.
@@ -190,6 +217,33 @@ mod tests {
         assert_eq!(w.put_decimal(7), Some(()));
         assert_eq!(w.len(), 4);
         assert_eq!(&out, b"abc7");
+    }
+
+    #[test]
+    fn fill_counts_what_was_written_and_no_more() {
+        let mut out = [0u8; 8];
+        let mut w = Writer::new(&mut out);
+        assert_eq!(w.put(b"ab"), Some(()));
+        assert_eq!(
+            w.fill(|room| {
+                assert_eq!(room.len(), 6);
+                room.get_mut(..3)?.copy_from_slice(b"cde");
+                Some(3)
+            }),
+            Some(())
+        );
+        assert_eq!(w.len(), 5);
+        // A writer that fails, or claims more than its room, counts nothing.
+        assert_eq!(w.fill(|_| None), None);
+        assert_eq!(w.fill(|room| Some(room.len() + 1)), None);
+        assert_eq!(w.advance(usize::MAX), None);
+        assert_eq!(w.len(), 5);
+        assert_eq!(w.fill(|room| Some(room.len())), Some(()));
+        assert_eq!(w.room().len(), 0);
+        assert_eq!(w.put(b""), Some(()));
+        assert_eq!(w.put(b"f"), None);
+        assert_eq!(w.len(), 8);
+        assert_eq!(&out[..5], b"abcde");
     }
 
     #[test]

@@ -19,6 +19,7 @@
 pub mod envelope;
 mod path;
 
+use crate::bytes::Writer;
 use crate::connection::{Outbox, SendError};
 use crate::protocol::close::CloseCode;
 use crate::protocol::frame::OpCode;
@@ -477,14 +478,13 @@ pub fn send_response<T: Serialize + ?Sized>(
     data: &T,
 ) -> Result<(), SendError> {
     out.send_with(OpCode::Text, &mut |buf| {
-        let mut w = Writer { buf, len: 0 };
-        w.bytes(b"{\"event\":")?;
-        w.json_string(event)?;
-        w.bytes(b",\"data\":")?;
-        let n = serde_json_core::to_slice(data, w.rest()).ok()?;
-        w.len += n;
-        w.bytes(b"}")?;
-        Some(w.len)
+        let mut w = Writer::new(buf);
+        w.put(b"{\"event\":")?;
+        w.fill(|room| envelope::write_json_string(event, room))?;
+        w.put(b",\"data\":")?;
+        w.fill(|room| serde_json_core::to_slice(data, room).ok())?;
+        w.put(b"}")?;
+        Some(w.len())
     })
 }
 
@@ -501,45 +501,16 @@ pub fn send_raw_response(out: &mut dyn Outbox, event: &str, data: &[u8]) -> Resu
         return Err(SendError::Serialize);
     }
     out.send_with(OpCode::Text, &mut |buf| {
-        let mut w = Writer { buf, len: 0 };
-        w.bytes(b"{\"event\":")?;
-        w.json_string(event)?;
+        let mut w = Writer::new(buf);
+        w.put(b"{\"event\":")?;
+        w.fill(|room| envelope::write_json_string(event, room))?;
         if !data.is_empty() {
-            w.bytes(b",\"data\":")?;
-            let n = envelope::compact_json_with(data, kinds, w.rest())?;
-            w.len += n;
+            w.put(b",\"data\":")?;
+            w.fill(|room| envelope::compact_json_with(data, kinds, room))?;
         }
-        w.bytes(b"}")?;
-        Some(w.len)
+        w.put(b"}")?;
+        Some(w.len())
     })
-}
-
-/// Appends to a byte slice, failing (None) when it is full.
-struct Writer<'b> {
-    buf: &'b mut [u8],
-    len: usize,
-}
-
-impl Writer<'_> {
-    fn rest(&mut self) -> &mut [u8] {
-        self.buf.get_mut(self.len..).unwrap_or(&mut [])
-    }
-    fn bytes(&mut self, b: &[u8]) -> Option<()> {
-        let dst = self.rest().get_mut(..b.len())?;
-        dst.copy_from_slice(b);
-        self.len += b.len();
-        Some(())
-    }
-    fn json_string(&mut self, s: &str) -> Option<()> {
-        let n = envelope::write_json_string(s, self.rest())?;
-        self.len += n;
-        Some(())
-    }
-    fn compact(&mut self, json: &[u8]) -> Option<()> {
-        let n = envelope::compact_json(json, self.rest())?;
-        self.len += n;
-        Some(())
-    }
 }
 
 /// Writes NestJS's exception frame for a failure of the handler of `pattern`.
@@ -551,11 +522,11 @@ pub fn send_exception(
 ) -> Result<(), SendError> {
     match err {
         HandlerError::WsObject(obj) => out.send_with(OpCode::Text, &mut |buf| {
-            let mut w = Writer { buf, len: 0 };
-            w.bytes(b"{\"event\":\"exception\",\"data\":")?;
-            w.compact(obj.as_bytes())?;
-            w.bytes(b"}")?;
-            Some(w.len)
+            let mut w = Writer::new(buf);
+            w.put(b"{\"event\":\"exception\",\"data\":")?;
+            w.fill(|room| envelope::compact_json(obj.as_bytes(), room))?;
+            w.put(b"}")?;
+            Some(w.len())
         }),
         HandlerError::Ws(message) => send_exception_message(out, message, pattern, data),
         _ => send_exception_message(out, "Internal server error", pattern, data),
@@ -571,17 +542,17 @@ pub fn send_exception_message(
     data: Option<&[u8]>,
 ) -> Result<(), SendError> {
     out.send_with(OpCode::Text, &mut |buf| {
-        let mut w = Writer { buf, len: 0 };
-        w.bytes(b"{\"event\":\"exception\",\"data\":{\"status\":\"error\",\"message\":")?;
-        w.json_string(message)?;
-        w.bytes(b",\"cause\":{\"pattern\":")?;
-        w.json_string(pattern)?;
+        let mut w = Writer::new(buf);
+        w.put(b"{\"event\":\"exception\",\"data\":{\"status\":\"error\",\"message\":")?;
+        w.fill(|room| envelope::write_json_string(message, room))?;
+        w.put(b",\"cause\":{\"pattern\":")?;
+        w.fill(|room| envelope::write_json_string(pattern, room))?;
         if let Some(d) = data {
-            w.bytes(b",\"data\":")?;
-            w.compact(d)?;
+            w.put(b",\"data\":")?;
+            w.fill(|room| envelope::compact_json(d, room))?;
         }
-        w.bytes(b"}}}")?;
-        Some(w.len)
+        w.put(b"}}}")?;
+        Some(w.len())
     })
 }
 
