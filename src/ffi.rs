@@ -18,7 +18,7 @@
 #![allow(non_camel_case_types)]
 
 use crate::connection::Timeouts;
-use crate::gateway::envelope::{self, parse_envelope};
+use crate::gateway::envelope::parse_envelope;
 use crate::gateway::{ClientId, Context, DropReason, GatewayId, Service};
 use crate::protocol::close::CloseCode;
 use crate::protocol::handshake::Request;
@@ -555,7 +555,7 @@ unsafe fn c_json<'a>(p: *const u8, len: usize) -> Result<&'a [u8], i32> {
     let json = unsafe { c_bytes(p, len) }?;
     // JSON goes out in a text frame, which must be UTF-8.
     core::str::from_utf8(json).map_err(|_| WSGATE_ERR_BAD_JSON)?;
-    envelope::validate_json(json).map_err(|_| WSGATE_ERR_BAD_JSON)?;
+    crate::json::validate_json(json).map_err(|_| WSGATE_ERR_BAD_JSON)?;
     Ok(json)
 }
 

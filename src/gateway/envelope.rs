@@ -3,7 +3,8 @@
 //! A client message (text or binary WebSocket message) holds one JSON text. NestJS runs
 //! `JSON.parse` on it and dispatches `message.data` to the handler registered under
 //! `message.event`. This module finds those two parts without allocating, in one forward pass
-//! over the message, while validating the whole message as strict JSON (RFC 8259 sections 2-7):
+//! over the message, while validating the whole message as strict JSON (RFC 8259 sections 2-7,
+//! with the scanner and the strictness of [`crate::json`]):
 //!
 //! - [`parse_envelope`] returns the event name as a raw [`JsonStr`] (escapes intact) and the
 //!   exact byte slice of the `data` value. Key order is free, other keys are ignored, `data` may
@@ -11,218 +12,15 @@
 //!   compared after decoding their escapes (`"ev\u0065nt"` is `"event"`).
 //! - [`parse_array_envelope`] is the alternative `[event, data]` shape (a NestJS custom
 //!   `messageParser` example).
-//! - [`validate_json`] checks that a byte slice is exactly one JSON value.
-//! - [`compact_json`] removes insignificant whitespace; [`write_json_string`] writes a string
-//!   literal escaped exactly as JavaScript's `JSON.stringify` does.
 //!
-//! Strictness: no trailing commas, no comments, no leading zeros, no single quotes, no raw
-//! control characters (< 0x20) in strings, only the escapes of RFC 8259 section 7 (`\uXXXX`
-//! needs four hex digits; unpaired surrogates are accepted by the grammar, as `JSON.parse`
-//! does, but never compare equal to a Rust string). Whitespace is space, tab, LF and CR only;
-//! a byte order mark is invalid. Bytes >= 0x80 inside strings are accepted as they are: UTF-8
-//! validity is checked by the WebSocket layer (RFC 6455 section 8.1) for text messages.
-//! Nesting of arrays and objects is limited to [`MAX_DEPTH`] levels, tracked in a 128-bit
-//! stack, so the scanner never recurses.
-//!
-//! It never allocates, never recurses, never panics on any input and never reads past the
-//! input slice. It does not convert numbers, does not check UTF-8, and does not copy strings
-//! unless asked to ([`JsonStr::decode_into`]).
+//! Like the JSON layer, it never allocates, never recurses, never panics on any input and
+//! never reads past the input slice.
 
-use crate::bytes::{WIDE, Writer, bytes_eq};
+use crate::json::{
+    JsonError, JsonStr, before, expect_end, scan_key, scan_member_value, scan_string, skip_value,
+    skip_ws,
+};
 use core::fmt;
-
-/// Deepest nesting of arrays and objects accepted (the top-level container counts as 1).
-///
-/// A message nested deeper is refused with [`EnvelopeError::TooDeep`].
-pub const MAX_DEPTH: u32 = 128;
-
-/// A JSON string as it appears in the message, without its quotes, escapes intact.
-///
-/// Only the scanner creates these, so the escapes in [`raw`](Self::raw) are well formed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct JsonStr<'a> {
-    raw: &'a [u8],
-    has_escapes: bool,
-}
-
-impl<'a> JsonStr<'a> {
-    /// The bytes between the quotes, exactly as in the message (escapes not decoded).
-    pub fn raw(&self) -> &'a [u8] {
-        self.raw
-    }
-
-    /// Whether the string contains at least one backslash escape.
-    pub fn has_escapes(&self) -> bool {
-        self.has_escapes
-    }
-
-    /// The text when it has no escapes and is valid UTF-8, borrowed from the message.
-    ///
-    /// ```
-    /// # use wsgate::gateway::envelope::parse_envelope;
-    /// let env = parse_envelope(br#"{"event":"events","data":"test"}"#).unwrap();
-    /// assert_eq!(env.event.as_str(), Some("events"));
-    /// ```
-    pub fn as_str(&self) -> Option<&'a str> {
-        if self.has_escapes {
-            None
-        } else {
-            core::str::from_utf8(self.raw).ok()
-        }
-    }
-
-    /// Compares the decoded string with `s` without allocating.
-    ///
-    /// Decodes `\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t` and `\uXXXX` (including
-    /// surrogate pairs) on the fly; a string holding an unpaired surrogate never equals any
-    /// `&str`. This is how a handler table matches an event name.
-    #[inline]
-    pub fn eq_str(&self, s: &str) -> bool {
-        if !self.has_escapes {
-            return bytes_eq(self.raw, s.as_bytes());
-        }
-        self.eq_str_escaped(s)
-    }
-
-    /// [`eq_str`](Self::eq_str) of a string with escapes.
-    fn eq_str_escaped(&self, s: &str) -> bool {
-        let mut rest = s.as_bytes();
-        for piece in (Pieces { rest: self.raw }) {
-            let mut buf = [0u8; 4];
-            let bytes = match piece {
-                Piece::Bytes(b) => b,
-                Piece::Char(c) => c.encode_utf8(&mut buf).as_bytes(),
-                Piece::Bad => return false,
-            };
-            match rest.split_at_checked(bytes.len()) {
-                Some((head, tail)) if head == bytes => rest = tail,
-                _ => return false,
-            }
-        }
-        rest.is_empty()
-    }
-
-    /// Decodes the string into `buf` and returns the text.
-    ///
-    /// Returns `None` when it does not fit, is not valid UTF-8, or holds an unpaired
-    /// surrogate.
-    pub fn decode_into<'b>(&self, buf: &'b mut [u8]) -> Option<&'b str> {
-        let mut len = 0usize;
-        for piece in (Pieces { rest: self.raw }) {
-            let mut tmp = [0u8; 4];
-            let bytes = match piece {
-                Piece::Bytes(b) => b,
-                Piece::Char(c) => c.encode_utf8(&mut tmp).as_bytes(),
-                Piece::Bad => return None,
-            };
-            let end = len.checked_add(bytes.len())?;
-            buf.get_mut(len..end)?.copy_from_slice(bytes);
-            len = end;
-        }
-        core::str::from_utf8(buf.get(..len)?).ok()
-    }
-}
-
-/// One decoded part of a string: a run of literal bytes, or one escaped character.
-enum Piece<'a> {
-    Bytes(&'a [u8]),
-    Char(char),
-    Bad,
-}
-
-/// Splits the raw text of a string into [`Piece`]s; stops after the first `Bad`.
-struct Pieces<'a> {
-    rest: &'a [u8],
-}
-
-impl<'a> Iterator for Pieces<'a> {
-    type Item = Piece<'a>;
-
-    fn next(&mut self) -> Option<Piece<'a>> {
-        let t = self.rest;
-        let (piece, rest) = match t {
-            [] => return None,
-            [b'\\', e, r @ ..] => {
-                let simple = match e {
-                    b'"' => Some('"'),
-                    b'\\' => Some('\\'),
-                    b'/' => Some('/'),
-                    b'b' => Some('\u{8}'),
-                    b'f' => Some('\u{c}'),
-                    b'n' => Some('\n'),
-                    b'r' => Some('\r'),
-                    b't' => Some('\t'),
-                    _ => None,
-                };
-                match (simple, r) {
-                    (Some(c), _) => (Piece::Char(c), r),
-                    (None, [a, b, c, d, r2 @ ..]) if *e == b'u' => {
-                        decode_u(hex4(*a, *b, *c, *d), r2)
-                    }
-                    _ => (Piece::Bad, &[][..]),
-                }
-            }
-            [b'\\'] => (Piece::Bad, &[][..]),
-            _ => {
-                let n = t.iter().position(|&b| b == b'\\').unwrap_or(t.len());
-                match t.split_at_checked(n) {
-                    Some((run, rest)) => (Piece::Bytes(run), rest),
-                    None => (Piece::Bad, &[][..]),
-                }
-            }
-        };
-        self.rest = if matches!(piece, Piece::Bad) {
-            &[]
-        } else {
-            rest
-        };
-        Some(piece)
-    }
-}
-
-/// Turns the code unit of a `\uXXXX` escape (and, for a high surrogate, the following
-/// `\uXXXX` low surrogate in `r`) into a character.
-fn decode_u(unit: Option<u16>, r: &[u8]) -> (Piece<'_>, &[u8]) {
-    let Some(unit) = unit else {
-        return (Piece::Bad, &[]);
-    };
-    match unit {
-        0xD800..=0xDBFF => match r {
-            [b'\\', b'u', a, b, c, d, r2 @ ..] => match hex4(*a, *b, *c, *d) {
-                Some(low @ 0xDC00..=0xDFFF) => {
-                    let cp =
-                        0x1_0000 + ((u32::from(unit) - 0xD800) << 10) + (u32::from(low) - 0xDC00);
-                    match char::from_u32(cp) {
-                        Some(c) => (Piece::Char(c), r2),
-                        None => (Piece::Bad, &[]),
-                    }
-                }
-                _ => (Piece::Bad, &[]),
-            },
-            _ => (Piece::Bad, &[]),
-        },
-        0xDC00..=0xDFFF => (Piece::Bad, &[]),
-        _ => match char::from_u32(u32::from(unit)) {
-            Some(c) => (Piece::Char(c), r),
-            None => (Piece::Bad, &[]),
-        },
-    }
-}
-
-/// Value of one hex digit.
-fn hex_val(b: u8) -> Option<u16> {
-    match b {
-        b'0'..=b'9' => Some(u16::from(b - b'0')),
-        b'a'..=b'f' => Some(u16::from(b - b'a' + 10)),
-        b'A'..=b'F' => Some(u16::from(b - b'A' + 10)),
-        _ => None,
-    }
-}
-
-/// Value of four hex digits.
-fn hex4(a: u8, b: u8, c: u8, d: u8) -> Option<u16> {
-    Some((hex_val(a)? << 12) | (hex_val(b)? << 8) | (hex_val(c)? << 4) | hex_val(d)?)
-}
 
 /// What a message parser found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -251,7 +49,7 @@ pub enum EnvelopeError {
     /// string). [`parse_array_envelope`] uses it for an array that is not
     /// `[<string>]` or `[<string>, <any>]`.
     NoEvent,
-    /// Arrays and objects nested deeper than [`MAX_DEPTH`] levels. Reported as soon as the
+    /// Arrays and objects nested deeper than [`MAX_DEPTH`](crate::json::MAX_DEPTH) levels. Reported as soon as the
     /// limit is crossed, without looking at the rest of the message.
     TooDeep,
 }
@@ -275,446 +73,15 @@ impl fmt::Display for EnvelopeError {
 
 impl core::error::Error for EnvelopeError {}
 
-type Res<T> = Result<T, EnvelopeError>;
-
-/// Skips JSON whitespace (space, tab, LF, CR).
-///
-/// Compact JSON has none, so the common case is one compare: no byte above `' '` is
-/// whitespace.
-#[inline(always)]
-fn skip_ws(t: &[u8]) -> &[u8] {
-    match t {
-        [b, ..] if *b <= b' ' => skip_ws_run(t),
-        _ => t,
-    }
-}
-
-/// The loop of [`skip_ws`], out of line.
-#[inline(never)]
-fn skip_ws_run(mut t: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t' | b'\n' | b'\r', rest @ ..] = t {
-        t = rest;
-    }
-    t
-}
-
-/// `0x0101...01` for the native word.
-const ONES: usize = usize::MAX / 0xFF;
-/// `0x8080...80` for the native word.
-const HIGHS: usize = ONES << 7;
-/// Bytes read per step by the word-at-a-time scans.
-const WORD: usize = core::mem::size_of::<usize>();
-
-/// Bytes per step of the vectorised scans (on [`WIDE`] targets): two 128-bit registers.
-const CHUNK: usize = 32;
-
-/// Whether a byte ends a run of plain string bytes: `"`, `\` or a control character.
-///
-/// Bitwise `|`, not `||`: branch-free, so loops over it vectorise.
-#[inline(always)]
-fn is_string_special(b: u8) -> bool {
-    (b == b'"') | (b == b'\\') | (b < 0x20)
-}
-
-/// Sets the high bit of each byte of `x` that is `"`, `\` or below 0x20. Borrows can only
-/// add false positives above a true one, so the lowest set bit is exact, and bytes below
-/// the first true one are never marked.
-#[inline(always)]
-fn special_bits(x: usize) -> usize {
-    // Flipping bit 1 turns `"` (0x22) into 0x20 and keeps control characters below 0x20;
-    // no other byte ends up below 0x21. So one "below 0x21" test finds both.
-    let q = x ^ (ONES * 0x02);
-    let s = x ^ (ONES * usize::from(b'\\'));
-    ((q.wrapping_sub(ONES * 0x21) & !q) | (s.wrapping_sub(ONES) & !s)) & HIGHS
-}
-
-/// Index of the byte holding the lowest set bit of a little-endian word (the first byte in
-/// memory is the lowest).
-#[inline(always)]
-fn lowest_byte(hit: usize) -> usize {
-    (hit.trailing_zeros() / 8) as usize
-}
-
-/// Non-zero exactly for `"`, `\` and control characters: the flag of
-/// [`is_string_special`] in plain `u8` arithmetic (xor, min, saturating subtraction), which
-/// LLVM maps onto vector instructions where a `bool` per byte would defeat it.
-#[inline(always)]
-fn string_special_flag(b: u8) -> u8 {
-    // As in `special_bits`: after flipping bit 1, `"` and the control characters are
-    // exactly the bytes at or below 0x20.
-    let level = ((b ^ 0x02).saturating_sub(0x20)).min(b ^ b'\\');
-    1u8.saturating_sub(level)
-}
-
-/// Whether any byte of `chunk` has a non-zero `flag`: a branch-free OR over the chunk,
-/// which LLVM turns into a few vector instructions.
-#[inline(always)]
-fn any_in_chunk(chunk: &[u8; CHUNK], flag: impl Fn(u8) -> u8) -> bool {
-    chunk.iter().fold(0u8, |acc, &b| acc | flag(b)) != 0
-}
-
-/// Index of the first `"`, `\` or control character in `chunk` (`CHUNK` if none), a word
-/// at a time.
-#[inline(always)]
-fn first_special_in(chunk: &[u8; CHUNK]) -> usize {
-    let (words, _) = chunk.as_chunks::<WORD>();
-    let mut base = 0;
-    for w in words {
-        let hit = special_bits(usize::from_le_bytes(*w));
-        if hit != 0 {
-            return base + lowest_byte(hit);
+/// The JSON layer's errors are the envelope's: [`JsonError::Invalid`] is
+/// [`EnvelopeError::InvalidJson`], [`JsonError::TooDeep`] is [`EnvelopeError::TooDeep`].
+impl From<JsonError> for EnvelopeError {
+    #[inline]
+    fn from(e: JsonError) -> Self {
+        match e {
+            JsonError::Invalid => EnvelopeError::InvalidJson,
+            JsonError::TooDeep => EnvelopeError::TooDeep,
         }
-        base += WORD;
-    }
-    CHUNK
-}
-
-/// Skips string bytes that are neither `"`, `\` nor a control character; returns the input
-/// from the first such byte (or empty).
-///
-/// Most keys and event names are shorter than a word, so the first word is checked inline;
-/// longer runs continue out of line.
-#[inline(always)]
-fn skip_plain(t: &[u8]) -> &[u8] {
-    match t.first_chunk::<WORD>() {
-        Some(first) => {
-            let hit = special_bits(usize::from_le_bytes(*first));
-            if hit != 0 {
-                t.get(lowest_byte(hit)..).unwrap_or_default()
-            } else {
-                skip_plain_long::<WIDE>(t, WORD)
-            }
-        }
-        // Shorter than a word: the end of the input, or a short string being escaped.
-        None => skip_plain_short(t),
-    }
-}
-
-/// [`special_bits`] for a 32-bit word.
-#[inline(always)]
-fn special_bits_u32(x: u32) -> u32 {
-    const ONES32: u32 = u32::MAX / 0xFF;
-    let q = x ^ (ONES32 * 0x02);
-    let s = x ^ (ONES32 * u32::from(b'\\'));
-    ((q.wrapping_sub(ONES32 * 0x21) & !q) | (s.wrapping_sub(ONES32) & !s)) & (ONES32 << 7)
-}
-
-/// [`skip_plain`] of at most 8 bytes: 4 to 8 bytes as two overlapping 32-bit words (the
-/// bytes of the second that the first covered are plain, so they mark nothing and lend no
-/// borrow), fewer a byte at a time.
-#[inline(never)]
-fn skip_plain_short(t: &[u8]) -> &[u8] {
-    if t.len() > 8 || WORD < 8 {
-        // Longer input, or a target whose words are 32 bits (then `t` is shorter than 4).
-        return skip_plain_long::<WIDE>(t, 0);
-    }
-    let (Some(head), Some(tail)) = (t.first_chunk::<4>(), t.last_chunk::<4>()) else {
-        return skip_plain_bytes(t);
-    };
-    let hit = special_bits_u32(u32::from_le_bytes(*head));
-    let at = if hit != 0 {
-        (hit.trailing_zeros() / 8) as usize
-    } else {
-        let hit = special_bits_u32(u32::from_le_bytes(*tail));
-        let tail_at = t.len().saturating_sub(4);
-        if hit != 0 {
-            tail_at + (hit.trailing_zeros() / 8) as usize
-        } else {
-            t.len()
-        }
-    };
-    t.get(at..).unwrap_or_default()
-}
-
-/// [`skip_plain`] a byte at a time.
-#[inline(always)]
-fn skip_plain_bytes(mut t: &[u8]) -> &[u8] {
-    while let [b, rest @ ..] = t {
-        if is_string_special(*b) {
-            break;
-        }
-        t = rest;
-    }
-    t
-}
-
-/// [`skip_plain`] of `s`, whose first `done` bytes are known to be plain. `CHUNKS`: use the
-/// vectorised [`CHUNK`]-byte steps before the word-at-a-time ones.
-#[inline(never)]
-fn skip_plain_long<const CHUNKS: bool>(s: &[u8], done: usize) -> &[u8] {
-    let mut t = s.get(done..).unwrap_or_default();
-    if CHUNKS {
-        while let Some((chunk, rest)) = t.split_first_chunk::<CHUNK>() {
-            if any_in_chunk(chunk, string_special_flag) {
-                return t.get(first_special_in(chunk)..).unwrap_or_default();
-            }
-            t = rest;
-        }
-    }
-    while let Some((chunk, rest)) = t.split_first_chunk::<WORD>() {
-        let hit = special_bits(usize::from_le_bytes(*chunk));
-        if hit != 0 {
-            return t.get(lowest_byte(hit)..).unwrap_or_default();
-        }
-        t = rest;
-    }
-    if t.is_empty() || !CHUNKS {
-        // (Small targets finish the last bytes with the smaller byte loop.)
-        return skip_plain_bytes(t);
-    }
-    // Fewer than a word left. When `s` has a word, read its last one instead: the bytes of
-    // it before `t` are plain, so they mark nothing and lend no borrow to `t`'s bytes.
-    let last = s
-        .len()
-        .checked_sub(WORD)
-        .and_then(|at| s.get(at..))
-        .and_then(|w| w.first_chunk::<WORD>());
-    if let Some(last) = last {
-        // `t` holds 1..WORD bytes, so the shift is below the word's width.
-        let before_t = WORD.saturating_sub(t.len()) as u32;
-        let hit = special_bits(usize::from_le_bytes(*last))
-            .checked_shr(before_t * 8)
-            .unwrap_or(0);
-        let at = if hit != 0 { lowest_byte(hit) } else { t.len() };
-        return t.get(at..).unwrap_or_default();
-    }
-    skip_plain_bytes(t)
-}
-
-/// Skips a string whose opening quote is already consumed; returns the input after the
-/// closing quote, or `None` when the string is malformed or unterminated.
-///
-/// The common string without escapes takes the inline path; see [`skip_escaped`].
-#[inline(always)]
-fn skip_string(s: &[u8]) -> Option<&[u8]> {
-    match skip_plain(s) {
-        [b'"', rest @ ..] => Some(rest),
-        t => skip_escaped(t),
-    }
-}
-
-/// The rest of a string from its first byte that is not plain; returns the input after the
-/// closing quote, or `None` when malformed. When it returns `Some` and `t` did not start
-/// at the closing quote, the string holds at least one escape.
-#[inline(never)]
-fn skip_escaped(mut t: &[u8]) -> Option<&[u8]> {
-    loop {
-        t = match t {
-            [b'"', rest @ ..] => return Some(rest),
-            [b'\\', e, rest @ ..] => match e {
-                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => rest,
-                b'u' => match rest {
-                    [a, b, c, d, r @ ..] if hex4(*a, *b, *c, *d).is_some() => r,
-                    _ => return None,
-                },
-                _ => return None,
-            },
-            // End of input, a lone backslash at the end, or a control character.
-            _ => return None,
-        };
-        t = skip_plain(t);
-    }
-}
-
-/// Scans a string whose opening quote is already consumed; returns it and the input after
-/// the closing quote.
-#[inline(always)]
-fn scan_string(s: &[u8]) -> Res<(JsonStr<'_>, &[u8])> {
-    let (rest, has_escapes) = match skip_plain(s) {
-        [b'"', rest @ ..] => (rest, false),
-        t => (skip_escaped(t).ok_or(EnvelopeError::InvalidJson)?, true),
-    };
-    // `rest` is a suffix of `s`; the string is what precedes it, less the closing quote.
-    let n = s
-        .len()
-        .checked_sub(rest.len())
-        .and_then(|n| n.checked_sub(1))
-        .ok_or(EnvelopeError::InvalidJson)?;
-    let raw = s.get(..n).ok_or(EnvelopeError::InvalidJson)?;
-    Ok((JsonStr { raw, has_escapes }, rest))
-}
-
-/// Skips ASCII digits, a word at a time on targets with vector registers (small targets
-/// keep the smaller byte loop).
-#[inline]
-fn skip_digits(t: &[u8]) -> &[u8] {
-    skip_digits_with::<WIDE>(t)
-}
-
-/// [`skip_digits`]; `WORDS`: a word at a time first.
-#[inline]
-fn skip_digits_with<const WORDS: bool>(mut t: &[u8]) -> &[u8] {
-    while let Some((word, rest)) = t.split_first_chunk::<WORD>() {
-        if !WORDS {
-            break;
-        }
-        let x = usize::from_le_bytes(*word);
-        // Non-zero in each byte that is not a digit: its high nibble is not 3, or adding 6
-        // carries into it (0x3A-0x3F). A carry out of a byte (from 0xFA and above, not
-        // digits) only disturbs bytes above the first non-digit.
-        let high = ONES * 0xF0;
-        let not_digit =
-            ((x & high) ^ (ONES * 0x30)) | ((x.wrapping_add(ONES * 0x06) & high) ^ (ONES * 0x30));
-        if not_digit != 0 {
-            return t.get(lowest_byte(not_digit)..).unwrap_or_default();
-        }
-        t = rest;
-    }
-    while let [b'0'..=b'9', rest @ ..] = t {
-        t = rest;
-    }
-    t
-}
-
-/// Skips one or more ASCII digits.
-#[inline(always)]
-fn digits1(t: &[u8]) -> Option<&[u8]> {
-    match t {
-        [b'0'..=b'9', rest @ ..] => Some(skip_digits(rest)),
-        _ => None,
-    }
-}
-
-/// Scans a number (RFC 8259 section 6) starting at `t`; returns the input after it. What
-/// may follow (a delimiter) is checked by the caller. `None` when malformed.
-#[inline]
-fn scan_number(t: &[u8]) -> Option<&[u8]> {
-    let t = match t {
-        [b'-', rest @ ..] => rest,
-        _ => t,
-    };
-    let t = match t {
-        [b'0', rest @ ..] => rest,
-        [b'1'..=b'9', rest @ ..] => skip_digits(rest),
-        _ => return None,
-    };
-    let t = match t {
-        [b'.', rest @ ..] => digits1(rest)?,
-        _ => t,
-    };
-    match t {
-        [b'e' | b'E', b'+' | b'-', rest @ ..] | [b'e' | b'E', rest @ ..] => digits1(rest),
-        _ => Some(t),
-    }
-}
-
-/// Skips `"key"` `:` and the whitespace after it; `t` starts at the key's opening quote.
-/// Returns the input at the member's value, `None` when malformed.
-#[inline(always)]
-fn skip_key(t: &[u8]) -> Option<&[u8]> {
-    let [b'"', rest @ ..] = t else {
-        return None;
-    };
-    match skip_ws(skip_string(rest)?) {
-        [b':', rest @ ..] => Some(skip_ws(rest)),
-        _ => None,
-    }
-}
-
-/// Scans `"key"` `:` and the whitespace after it; `t` starts at the key's opening quote.
-/// Returns the key and the input at the member's value.
-#[inline]
-fn scan_key(t: &[u8]) -> Res<(JsonStr<'_>, &[u8])> {
-    let [b'"', rest @ ..] = t else {
-        return Err(EnvelopeError::InvalidJson);
-    };
-    let (key, rest) = scan_string(rest)?;
-    match skip_ws(rest) {
-        [b':', rest @ ..] => Ok((key, skip_ws(rest))),
-        _ => Err(EnvelopeError::InvalidJson),
-    }
-}
-
-/// Skips one complete value starting at `t` (whitespace before it already skipped), nested
-/// inside `outer` containers. Returns the input right after the value.
-fn skip_value(mut t: &[u8], outer: u32) -> Res<&[u8]> {
-    let limit = MAX_DEPTH.saturating_sub(outer);
-    // One bit per open container, innermost in bit 0: 1 for an object, 0 for an array.
-    let mut stack: u128 = 0;
-    let mut depth: u32 = 0;
-    'value: loop {
-        match t {
-            [b'"', rest @ ..] => {
-                t = skip_string(rest).ok_or(EnvelopeError::InvalidJson)?;
-            }
-            [b'{', rest @ ..] => {
-                if depth >= limit {
-                    return Err(EnvelopeError::TooDeep);
-                }
-                match skip_ws(rest) {
-                    [b'}', rest @ ..] => t = rest,
-                    rest => {
-                        stack = (stack << 1) | 1;
-                        depth += 1;
-                        t = skip_key(rest).ok_or(EnvelopeError::InvalidJson)?;
-                        continue 'value;
-                    }
-                }
-            }
-            [b'[', rest @ ..] => {
-                if depth >= limit {
-                    return Err(EnvelopeError::TooDeep);
-                }
-                match skip_ws(rest) {
-                    [b']', rest @ ..] => t = rest,
-                    rest => {
-                        stack <<= 1;
-                        depth += 1;
-                        t = rest;
-                        continue 'value;
-                    }
-                }
-            }
-            [b't', b'r', b'u', b'e', rest @ ..] | [b'n', b'u', b'l', b'l', rest @ ..] => t = rest,
-            [b'f', b'a', b'l', b's', b'e', rest @ ..] => t = rest,
-            [b'-' | b'0'..=b'9', ..] => {
-                t = scan_number(t).ok_or(EnvelopeError::InvalidJson)?;
-            }
-            _ => return Err(EnvelopeError::InvalidJson),
-        }
-        // A value ended: close containers until one continues with a comma.
-        loop {
-            if depth == 0 {
-                return Ok(t);
-            }
-            let in_object = stack & 1 == 1;
-            match skip_ws(t) {
-                [b',', rest @ ..] => {
-                    let rest = skip_ws(rest);
-                    t = if in_object {
-                        skip_key(rest).ok_or(EnvelopeError::InvalidJson)?
-                    } else {
-                        rest
-                    };
-                    continue 'value;
-                }
-                [b'}', rest @ ..] if in_object => t = rest,
-                [b']', rest @ ..] if !in_object => t = rest,
-                _ => return Err(EnvelopeError::InvalidJson),
-            }
-            stack >>= 1;
-            depth -= 1;
-        }
-    }
-}
-
-/// The part of `whole` before its suffix `rest`.
-#[inline(always)]
-fn before<'a>(whole: &'a [u8], rest: &[u8]) -> Res<&'a [u8]> {
-    let n = whole
-        .len()
-        .checked_sub(rest.len())
-        .ok_or(EnvelopeError::InvalidJson)?;
-    whole.get(..n).ok_or(EnvelopeError::InvalidJson)
-}
-
-/// Checks that only whitespace is left after the top-level value.
-#[inline(always)]
-fn expect_end(t: &[u8]) -> Res<()> {
-    if skip_ws(t).is_empty() {
-        Ok(())
-    } else {
-        Err(EnvelopeError::InvalidJson)
     }
 }
 
@@ -722,7 +89,7 @@ fn expect_end(t: &[u8]) -> Res<()> {
 fn wrong_shape(t: &[u8], shape_error: EnvelopeError) -> EnvelopeError {
     match skip_value(t, 0).and_then(expect_end) {
         Ok(()) => shape_error,
-        Err(e) => e,
+        Err(e) => e.into(),
     }
 }
 
@@ -737,8 +104,8 @@ enum Key {
 /// Classifies a key, decoding its escapes only when it has some.
 #[inline(always)]
 fn key_kind(key: JsonStr<'_>) -> Key {
-    if !key.has_escapes {
-        match key.raw {
+    if !key.has_escapes() {
+        match key.raw() {
             b"event" => Key::Event,
             b"data" => Key::Data,
             _ => Key::Other,
@@ -749,19 +116,6 @@ fn key_kind(key: JsonStr<'_>) -> Key {
         Key::Data
     } else {
         Key::Other
-    }
-}
-
-/// Parses a value that may be a string: returns the string (if it is one) and the input
-/// after the value. `outer` is the nesting depth of the value.
-#[inline(always)]
-fn scan_member_value(v: &[u8], outer: u32) -> Res<(Option<JsonStr<'_>>, &[u8])> {
-    match v {
-        [b'"', rest @ ..] => {
-            let (s, after) = scan_string(rest)?;
-            Ok((Some(s), after))
-        }
-        _ => Ok((None, skip_value(v, outer)?)),
     }
 }
 
@@ -901,271 +255,19 @@ pub fn parse_array_envelope(msg: &[u8]) -> Result<Envelope<'_>, EnvelopeError> {
     }
 }
 
-/// Validates that `value` is exactly one JSON value (RFC 8259), surrounding whitespace
-/// allowed, nested at most [`MAX_DEPTH`] levels.
-///
-/// Errors are [`EnvelopeError::InvalidJson`] or [`EnvelopeError::TooDeep`].
-pub fn validate_json(value: &[u8]) -> Result<(), EnvelopeError> {
-    skip_value(skip_ws(value), 0).and_then(expect_end)
-}
-
-/// Receives the output of the compaction and escaping walks.
-trait Sink {
-    /// Appends `bytes`; false when they do not fit.
-    fn put(&mut self, bytes: &[u8]) -> bool;
-}
-
-/// Counts bytes.
-struct Counter(usize);
-
-impl Sink for Counter {
-    #[inline(always)]
-    fn put(&mut self, bytes: &[u8]) -> bool {
-        self.0 = self.0.saturating_add(bytes.len());
-        true
-    }
-}
-
-impl Sink for Writer<'_> {
-    #[inline(always)]
-    fn put(&mut self, bytes: &[u8]) -> bool {
-        Writer::put(self, bytes).is_some()
-    }
-}
-
-/// Which kinds of bytes a text holds: what [`compact_json`] and a UTF-8 check need to
-/// know, found in one pass by [`byte_kinds`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct ByteKinds {
-    /// A byte at or below `' '`: whitespace, or a control character.
-    pub(crate) space_or_control: bool,
-    /// A byte above 0x7F (so the text is not ASCII).
-    pub(crate) non_ascii: bool,
-}
-
-/// The [`ByteKinds`] of `s`, in one pass over it.
-#[inline]
-pub(crate) fn byte_kinds(s: &[u8]) -> ByteKinds {
-    byte_kinds_with::<WIDE, true>(s)
-}
-
-/// [`byte_kinds`]; `CHUNKS`: as for [`skip_plain_long`]. Without `HIGH`, only
-/// `space_or_control` is found (`non_ascii` is then always false), which stops at the first
-/// such byte.
-#[inline]
-fn byte_kinds_with<const CHUNKS: bool, const HIGH: bool>(s: &[u8]) -> ByteKinds {
-    // High bit set in each byte of `x` at or below 0x20 (plus false positives above a true
-    // one only, which does not change whether any is set).
-    let low = |x: usize| x.wrapping_sub(ONES * 0x21) & !x & HIGHS;
-    let (mut space, mut high) = (false, false);
-    let mut t = s;
-    if CHUNKS {
-        let (chunks, rest) = t.as_chunks::<CHUNK>();
-        for c in chunks {
-            space |= any_in_chunk(c, |b| 0x21u8.saturating_sub(b));
-            if HIGH {
-                high |= any_in_chunk(c, |b| b.saturating_sub(0x7F));
-            }
-            // Nothing more to learn; the exit also keeps LLVM vectorising each chunk
-            // rather than across chunks.
-            if space && (high || !HIGH) {
-                break;
-            }
-        }
-        t = rest;
-    }
-    let (words, _) = t.as_chunks::<WORD>();
-    let (mut space_bits, mut high_bits) = (0usize, 0usize);
-    for w in words {
-        let x = usize::from_le_bytes(*w);
-        space_bits |= low(x);
-        high_bits |= x;
-    }
-    // The last bytes: the last word of `s` (re-reading some checked bytes is harmless).
-    match s.last_chunk::<WORD>() {
-        Some(w) => {
-            let x = usize::from_le_bytes(*w);
-            space_bits |= low(x);
-            high_bits |= x;
-        }
-        None => {
-            for &b in s {
-                space |= b <= b' ';
-                high |= b > 0x7F;
-            }
-        }
-    }
-    ByteKinds {
-        space_or_control: space || space_bits != 0,
-        non_ascii: HIGH && (high || high_bits & HIGHS != 0),
-    }
-}
-
-/// Emits `src`, whose [`ByteKinds`] are `kinds`, without whitespace outside strings.
-///
-/// Input without any byte at or below `' '` has no whitespace to remove and is emitted in
-/// one piece. Otherwise the input is emitted in runs broken only where whitespace is left
-/// out.
-fn compact_walk(src: &[u8], kinds: ByteKinds, sink: &mut impl Sink) -> bool {
-    if !kinds.space_or_control {
-        return sink.put(src);
-    }
-    // `run` is the input from the start of the run not yet emitted; `t` is the input from
-    // the scan position, a suffix of `run`.
-    let mut run = src;
-    let mut t = src;
-    loop {
-        t = match t {
-            [] => return sink.put(run),
-            [b' ' | b'\t' | b'\n' | b'\r', ..] => {
-                let Ok(kept) = before(run, t) else {
-                    return false;
-                };
-                if !sink.put(kept) {
-                    return false;
-                }
-                run = skip_ws(t);
-                run
-            }
-            [b'"', body @ ..] => {
-                // Find the end of the string; garbage (unterminated) runs to the end.
-                let mut s = body;
-                loop {
-                    s = skip_plain(s);
-                    match s {
-                        [] => break,
-                        [b'"', r @ ..] => {
-                            s = r;
-                            break;
-                        }
-                        [b'\\', _, r @ ..] => s = r,
-                        [_, r @ ..] => s = r,
-                    }
-                }
-                s
-            }
-            [_, rest @ ..] => rest,
-        };
-    }
-}
-
-/// Copies a valid JSON text into `out` without insignificant whitespace (outside strings),
-/// spaced as `JSON.stringify` prints it (`{"a": [1, 2]}` becomes `{"a":[1,2]}`). Strings and
-/// numbers are copied as they are. Returns the length written, or `None` if it does not fit.
-///
-/// The input is assumed valid; other input never panics but gives unspecified output.
-pub fn compact_json(src: &[u8], out: &mut [u8]) -> Option<usize> {
-    compact_json_with(src, space_kinds(src), out)
-}
-
-/// The [`ByteKinds`] compaction needs: only `space_or_control`, which stops at the first
-/// such byte. (Small targets answer both questions, with the one copy of the code that
-/// [`byte_kinds`] uses.)
-#[inline]
-fn space_kinds(src: &[u8]) -> ByteKinds {
-    byte_kinds_with::<WIDE, { !WIDE }>(src)
-}
-
-/// [`compact_json`] of `src` whose [`ByteKinds`] the caller already has.
-pub(crate) fn compact_json_with(src: &[u8], kinds: ByteKinds, out: &mut [u8]) -> Option<usize> {
-    let mut w = Writer::new(out);
-    compact_walk(src, kinds, &mut w).then_some(w.len())
-}
-
-/// Length [`compact_json`] would produce for `src`.
-pub fn compact_len(src: &[u8]) -> usize {
-    let mut c = Counter(0);
-    compact_walk(src, space_kinds(src), &mut c);
-    c.0
-}
-
-/// Lowercase hex digits.
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-/// Emits `s` as a JSON string literal escaped as `JSON.stringify` does.
-fn escape_walk(s: &str, sink: &mut impl Sink) -> bool {
-    if !sink.put(b"\"") {
-        return false;
-    }
-    let mut t = s.as_bytes();
-    loop {
-        // The bytes `JSON.stringify` escapes are exactly those that end a plain run.
-        let rest = skip_plain(t);
-        let Ok(run) = before(t, rest) else {
-            return false;
-        };
-        if !sink.put(run) {
-            return false;
-        }
-        let [b, rest @ ..] = rest else {
-            return sink.put(b"\"");
-        };
-        let mut u = [b'\\', b'u', b'0', b'0', 0, 0];
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            0x08 => b"\\b",
-            0x0C => b"\\f",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            _ => {
-                u[4] = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
-                u[5] = HEX.get(usize::from(b & 0x0F)).copied().unwrap_or(b'0');
-                &u
-            }
-        };
-        if !sink.put(esc) {
-            return false;
-        }
-        t = rest;
-    }
-}
-
-/// Writes `s` as a JSON string literal (with quotes) escaped exactly as JavaScript's
-/// `JSON.stringify` does: `"` as `\"`, `\` as `\\`, `\b \f \n \r \t`, other characters below
-/// U+0020 as `\u00XX` with lowercase hex (e.g. `\u001f`), everything else (including `/`,
-/// DEL and non-ASCII) literally. Returns the length, or `None` if it does not fit.
-///
-/// ```
-/// # use wsgate::gateway::envelope::write_json_string;
-/// let mut buf = [0u8; 16];
-/// let n = write_json_string("a\"b\u{1f}", &mut buf).unwrap();
-/// assert_eq!(&buf[..n], br#""a\"b\u001f""#);
-/// ```
-pub fn write_json_string(s: &str, out: &mut [u8]) -> Option<usize> {
-    let mut w = Writer::new(out);
-    escape_walk(s, &mut w).then_some(w.len())
-}
-
-/// Length [`write_json_string`] would produce for `s`.
-pub fn json_string_len(s: &str) -> usize {
-    s.bytes().fold(2usize, |n, b| {
-        n.saturating_add(match b {
-            b'"' | b'\\' | 0x08 | 0x0C | b'\n' | b'\r' | b'\t' => 2,
-            0..=0x1F => 6,
-            _ => 1,
-        })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     extern crate std;
 
     use super::*;
+    use crate::json::test_support::{LENGTHS, Rng, dec, jstr};
+    use crate::json::{compact_json, compact_len};
     use std::format;
     use std::string::String;
     use std::vec;
     use std::vec::Vec;
 
     const E: EnvelopeError = EnvelopeError::InvalidJson;
-
-    /// Decodes an event name into an owned string (test helper).
-    fn dec(s: JsonStr<'_>) -> Option<String> {
-        let mut buf = [0u8; 4096];
-        s.decode_into(&mut buf).map(String::from)
-    }
 
     /// Parses and returns (decoded event, data slice).
     fn env(msg: &str) -> (String, Option<&[u8]>) {
@@ -1178,10 +280,13 @@ mod tests {
     }
 
     fn js(raw: &str, has_escapes: bool) -> JsonStr<'_> {
-        JsonStr {
-            raw: raw.as_bytes(),
-            has_escapes,
-        }
+        JsonStr::from_parts(raw.as_bytes(), has_escapes)
+    }
+
+    /// [`crate::json::validate_json`] with its error as the envelope reports it, so that one
+    /// assertion checks a message against both.
+    fn validate_json(value: &[u8]) -> Result<(), EnvelopeError> {
+        crate::json::validate_json(value).map_err(EnvelopeError::from)
     }
 
     // ---- parse_envelope: accepted shapes ----
@@ -1636,125 +741,6 @@ mod tests {
     }
 
     #[test]
-    fn skip_plain_matches_bytewise_scan() {
-        // Byte values at the edges of every test the word-at-a-time scan makes.
-        const EDGES: [u8; 20] = [
-            0x00, 0x01, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x5b, 0x5c, 0x5d, 0x7f, 0x80, 0x81, 0x9f,
-            0xa0, 0xa2, 0xdc, 0xfe, 0xff, b'a',
-        ];
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-        for _ in 0..20_000 {
-            let max = if rng.chance(50) { 24 } else { 100 };
-            let len = rng.below(max);
-            let plain_bias = rng.below(6);
-            let v: Vec<u8> = (0..len)
-                .map(|_| {
-                    if rng.below(4) < plain_bias {
-                        [b'a', 0x80, 0xff, 0x21, 0xa2, 0xdc][rng.below(6)]
-                    } else {
-                        EDGES[rng.below(EDGES.len())]
-                    }
-                })
-                .collect();
-            let want = v
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-                .unwrap_or(v.len());
-            assert_eq!(v.len() - skip_plain(&v).len(), want, "{v:02x?}");
-            // Both variants of the long scan (the one this target does not use included),
-            // from every point known to be plain.
-            for done in 0..=want {
-                for got in [
-                    skip_plain_long::<true>(&v, done).len(),
-                    skip_plain_long::<false>(&v, done).len(),
-                ] {
-                    assert_eq!(v.len() - got, want, "{done} {v:02x?}");
-                }
-            }
-        }
-    }
-
-    /// Every length and position around the word and chunk sizes.
-    const LENGTHS: [usize; 17] = [
-        0, 1, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 63, 64, 65, 70,
-    ];
-
-    #[test]
-    fn skip_plain_finds_each_special_at_every_offset() {
-        for len in LENGTHS {
-            for filler in [b'a', 0x20, 0x21, 0x7f, 0x80, 0xff] {
-                let plain = vec![filler; len];
-                assert!(skip_plain(&plain).is_empty());
-                assert!(skip_plain_long::<true>(&plain, 0).is_empty());
-                assert!(skip_plain_long::<false>(&plain, 0).is_empty());
-                for at in 0..len {
-                    for special in [b'"', b'\\', 0x00, 0x0a, 0x1f] {
-                        let mut v = plain.clone();
-                        v[at] = special;
-                        // A second special later must not hide the first.
-                        if at + 3 < len {
-                            v[at + 3] = b'"';
-                        }
-                        assert_eq!(len - skip_plain(&v).len(), at, "{len} {at} {special}");
-                        for done in 0..=at {
-                            assert_eq!(len - skip_plain_long::<true>(&v, done).len(), at);
-                            assert_eq!(len - skip_plain_long::<false>(&v, done).len(), at);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn byte_tests_agree_for_every_byte() {
-        for b in 0..=255u8 {
-            let special = b == b'"' || b == b'\\' || b < 0x20;
-            assert_eq!(is_string_special(b), special, "{b:#04x}");
-            assert_eq!(string_special_flag(b) != 0, special, "{b:#04x}");
-            let word = usize::from_le_bytes([b; WORD]);
-            assert_eq!(special_bits(word) & 0x80 != 0, special, "{b:#04x}");
-            assert_eq!(
-                special_bits_u32(u32::from_le_bytes([b; 4])) & 0x80 != 0,
-                special
-            );
-            // Every byte also in a chunk and a word of plain bytes, at every position.
-            for at in 0..CHUNK {
-                let mut chunk = [b'a'; CHUNK];
-                chunk[at] = b;
-                assert_eq!(any_in_chunk(&chunk, string_special_flag), special);
-                if special {
-                    assert_eq!(first_special_in(&chunk), at, "{b:#04x} {at}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn short_scan_at_every_offset() {
-        for len in 0..=8 {
-            let plain = vec![b'a'; len];
-            assert!(skip_plain_short(&plain).is_empty());
-            for at in 0..len {
-                for special in [b'"', b'\\', 0x00, 0x1f] {
-                    for filler in [b'a', 0x20, 0x21, 0x23, 0x5b, 0x5d, 0x80, 0xff] {
-                        let mut v = vec![filler; len];
-                        v[at] = special;
-                        if at + 2 < len {
-                            v[at + 2] = b'"';
-                        }
-                        assert_eq!(len - skip_plain_short(&v).len(), at, "{v:02x?}");
-                    }
-                }
-            }
-        }
-        // Longer input is scanned in full all the same.
-        let mut v = vec![b'a'; 20];
-        v[15] = b'"';
-        assert_eq!(skip_plain_short(&v).len(), 5);
-    }
-
-    #[test]
     fn long_strings_in_envelopes() {
         for len in LENGTHS {
             for at in 0..=len {
@@ -1859,108 +845,11 @@ mod tests {
     }
 
     #[test]
-    fn skip_digits_matches_bytewise_scan() {
-        // Digits, their neighbours, and the bytes whose +6 carries out of the byte.
-        const BYTES: [u8; 14] = [
-            b'0', b'5', b'9', b'/', b':', b'?', b'@', 0x36, 0x30, 0xF9, 0xFA, 0xFF, b'.', b'e',
-        ];
-        let mut rng = Rng(0x1234_5678_9abc_def1);
-        for _ in 0..20_000 {
-            let len = rng.below(40);
-            let digit_bias = rng.below(5);
-            let v: Vec<u8> = (0..len)
-                .map(|_| {
-                    if rng.below(5) < digit_bias {
-                        b'0' + rng.below(10) as u8
-                    } else {
-                        BYTES[rng.below(BYTES.len())]
-                    }
-                })
-                .collect();
-            let want = v.iter().take_while(|b| b.is_ascii_digit()).count();
-            assert_eq!(
-                v.len() - skip_digits_with::<true>(&v).len(),
-                want,
-                "{v:02x?}"
-            );
-            assert_eq!(
-                v.len() - skip_digits_with::<false>(&v).len(),
-                want,
-                "{v:02x?}"
-            );
-        }
-        for len in 0..30 {
-            for next in 0..=255u8 {
-                let mut v = vec![b'7'; len];
-                v.push(next);
-                v.extend_from_slice(b"123456789");
-                let want = if next.is_ascii_digit() { len + 10 } else { len };
-                assert_eq!(v.len() - skip_digits_with::<true>(&v).len(), want, "{len}");
-                assert_eq!(v.len() - skip_digits(&v).len(), want, "{len} {next}");
-            }
-        }
-    }
-
-    // ---- JsonStr ----
-
-    #[test]
-    fn eq_str_decodes_every_escape() {
-        let s = js(r#"\"\\\/\b\f\n\r\t\u0041\u00e9\u20AC\ud83d\ude00x"#, true);
-        let want = "\"\\/\u{8}\u{c}\n\r\tA\u{e9}\u{20ac}\u{1F600}x";
-        assert!(s.eq_str(want));
-        assert!(!s.eq_str(&want[..want.len() - 1]));
-        assert!(!s.eq_str(&format!("{want}x")));
-        assert!(!s.eq_str(""));
-        assert_eq!(dec(s).as_deref(), Some(want));
-        assert!(js(r#"\u0000"#, true).eq_str("\0"));
-        assert!(js(r#"\uD83D\uDE00"#, true).eq_str("\u{1F600}"));
-        assert!(js(r#"\uFFFF"#, true).eq_str("\u{FFFF}"));
-        assert!(js("", false).eq_str(""));
-        assert!(!js("", false).eq_str("a"));
-        assert!(!js("a", false).eq_str(""));
-    }
-
-    #[test]
     fn unpaired_surrogates_never_match() {
-        for raw in [
-            r#"\ud800"#,
-            r#"\udc00"#,
-            r#"a\ud83dx"#,
-            r#"\ud83d\u0041"#,
-            r#"\ude00\ud83d"#,
-            r#"\ud83d\ud83d"#,
-            r#"\ud83d\n"#,
-        ] {
-            let s = js(raw, true);
-            assert!(!s.eq_str(""), "{raw}");
-            assert!(!s.eq_str("\u{fffd}"), "{raw}");
-            assert!(!s.eq_str("a\u{fffd}x"), "{raw}");
-            assert_eq!(dec(s), None, "{raw}");
-        }
         // They are valid JSON all the same (as for JSON.parse).
         let e = parse_envelope(br#"{"event":"\ud800"}"#).unwrap();
         assert_eq!(e.event.raw(), br#"\ud800"#);
         assert!(!e.event.eq_str("\u{fffd}"));
-    }
-
-    #[test]
-    fn decode_into_exact_and_bounded() {
-        let s = js(r#"a\nb\u00e9"#, true);
-        let mut buf = [0u8; 5];
-        assert_eq!(s.decode_into(&mut buf), Some("a\nb\u{e9}"));
-        let mut small = [0u8; 4];
-        assert_eq!(s.decode_into(&mut small), None);
-        let mut empty = [0u8; 0];
-        assert_eq!(js("", false).decode_into(&mut empty), Some(""));
-        assert_eq!(js("x", false).decode_into(&mut empty), None);
-        let mut buf = [0u8; 8];
-        assert_eq!(js("plain", false).decode_into(&mut buf), Some("plain"));
-        assert_eq!(js("\u{e9}", false).as_str(), Some("\u{e9}"));
-        // Malformed raw text (not produced by the scanner) is refused, never a panic.
-        for raw in ["\\", "\\x", "\\u12", "\\u12zz", "a\\"] {
-            assert_eq!(js(raw, true).decode_into(&mut buf), None, "{raw}");
-            assert!(!js(raw, true).eq_str(raw));
-        }
     }
 
     // ---- parse_array_envelope ----
@@ -2008,223 +897,6 @@ mod tests {
             b"",
         ] {
             assert_eq!(parse_array_envelope(m), Err(E), "{m:?}");
-        }
-    }
-
-    // ---- validate_json ----
-
-    #[test]
-    fn validate_values() {
-        for v in [
-            "0",
-            "-0",
-            " 1 ",
-            "1e5",
-            "1E-5",
-            "0.0e+0",
-            "\"\"",
-            "null",
-            "[]",
-            "{}",
-            "[null,{\"a\":[]}]",
-            "\t\"\\u0000\"\r\n",
-        ] {
-            assert_eq!(validate_json(v.as_bytes()), Ok(()), "{v}");
-        }
-        for v in [
-            "",
-            "1 2",
-            "[] []",
-            "{}}",
-            "\"\\\"",
-            "-",
-            "--1",
-            "1..2",
-            "1e5.0",
-            "[1 2]",
-            "{\"a\" 1}",
-            "{\"a\":1 \"b\":2}",
-            "{1:2}",
-        ] {
-            assert_eq!(validate_json(v.as_bytes()), Err(E), "{v}");
-        }
-    }
-
-    // ---- compact_json ----
-
-    fn compact(src: &str) -> String {
-        let mut out = vec![0u8; src.len()];
-        let n = compact_json(src.as_bytes(), &mut out).unwrap();
-        assert_eq!(n, compact_len(src.as_bytes()));
-        String::from_utf8(out[..n].to_vec()).unwrap()
-    }
-
-    #[test]
-    fn compact_exact() {
-        assert_eq!(
-            compact(" { \"a\" : [ 1 , 2.5e3 , { } ] ,\r\n\t\"b\" : \"x y\\\" \\\\\" } "),
-            r#"{"a":[1,2.5e3,{}],"b":"x y\" \\"}"#
-        );
-        assert_eq!(
-            compact("[\"  \\\\\", \" \\\" , \" ]"),
-            r#"["  \\"," \" , "]"#
-        );
-        assert_eq!(compact("\"\\u0020 \""), "\"\\u0020 \"");
-        assert_eq!(
-            compact(r#"{"event":"e","data":1}"#),
-            r#"{"event":"e","data":1}"#
-        );
-        assert_eq!(compact(" null "), "null");
-        assert_eq!(compact(""), "");
-        assert_eq!(compact("   "), "");
-        assert_eq!(
-            compact("\"caf\u{e9}  \u{1F600}\" "),
-            "\"caf\u{e9}  \u{1F600}\""
-        );
-    }
-
-    #[test]
-    fn compact_bounded_output() {
-        let src = b"[ 1, \"a b\" ]";
-        let want = br#"[1,"a b"]"#;
-        assert_eq!(compact_len(src), want.len());
-        for size in 0..want.len() {
-            let mut out = vec![0u8; size];
-            assert_eq!(compact_json(src, &mut out), None, "{size}");
-        }
-        let mut out = [0u8; 9];
-        assert_eq!(compact_json(src, &mut out), Some(9));
-        assert_eq!(&out, want);
-    }
-
-    #[test]
-    fn compact_garbage_never_panics() {
-        for g in [
-            &b"\""[..],
-            b"\"\\",
-            b"\\\"",
-            b" \" \\\" ",
-            b"\"abc",
-            b"\x00 \xff \"\x01 \"",
-            b"]]]",
-        ] {
-            let mut out = [0u8; 32];
-            assert_eq!(compact_json(g, &mut out), Some(compact_len(g)));
-        }
-        let mut out = [0u8; 32];
-        let n = compact_json(b" \"a b", &mut out).unwrap();
-        assert_eq!(&out[..n], b"\"a b");
-    }
-
-    /// The compaction as first written, a byte at a time: the reference for any input,
-    /// garbage included.
-    fn compact_reference(src: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut i = 0;
-        while let Some(&b) = src.get(i) {
-            i += 1;
-            match b {
-                b' ' | b'\t' | b'\n' | b'\r' => {}
-                b'"' => {
-                    out.push(b);
-                    while let Some(&c) = src.get(i) {
-                        out.push(c);
-                        i += 1;
-                        match c {
-                            b'"' => break,
-                            b'\\' => {
-                                if let Some(&e) = src.get(i) {
-                                    out.push(e);
-                                    i += 1;
-                                }
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-                _ => out.push(b),
-            }
-        }
-        out
-    }
-
-    fn check_compaction(src: &[u8]) {
-        let want = compact_reference(src);
-        let mut out = vec![0u8; src.len()];
-        let n = compact_json(src, &mut out);
-        assert_eq!(n, Some(want.len()), "{src:02x?}");
-        assert_eq!(&out[..want.len()], &want[..], "{src:02x?}");
-        assert_eq!(compact_len(src), want.len(), "{src:02x?}");
-        let want = ByteKinds {
-            space_or_control: src.iter().any(|&b| b <= b' '),
-            non_ascii: !src.is_ascii(),
-        };
-        assert_eq!(byte_kinds_with::<true, true>(src), want, "{src:02x?}");
-        assert_eq!(byte_kinds_with::<false, true>(src), want, "{src:02x?}");
-        let space_only = ByteKinds {
-            non_ascii: false,
-            ..want
-        };
-        assert_eq!(
-            byte_kinds_with::<true, false>(src),
-            space_only,
-            "{src:02x?}"
-        );
-        assert_eq!(
-            byte_kinds_with::<false, false>(src),
-            space_only,
-            "{src:02x?}"
-        );
-    }
-
-    #[test]
-    fn compact_whitespace_at_every_offset() {
-        for len in LENGTHS {
-            let plain_string = format!("\"{}\"", "a".repeat(len));
-            let array: String = std::iter::repeat_n("1,", len / 2 + 1).collect();
-            let array = format!("[{}]", array.trim_end_matches(','));
-            let mixed = format!("{{\"k\":{array},\"s\":{plain_string}}}");
-            for value in [&plain_string, &array, &mixed] {
-                let v = value.as_bytes();
-                check_compaction(v);
-                for at in 0..=v.len() {
-                    for ws in [
-                        &b" "[..],
-                        b"\t",
-                        b"\r\n",
-                        b"    ",
-                        b"\x01",
-                        b"\x21",
-                        "\u{e9}".as_bytes(),
-                        b"\x7f\x80",
-                    ] {
-                        let mut w = v.to_vec();
-                        w.splice(at..at, ws.iter().copied());
-                        check_compaction(&w);
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn compact_matches_reference_on_any_input() {
-        const BYTES: &[u8] = b"  \t\n\r\"\"\\\\\x00\x1f\x20\x21\x7f\x80\xa0\xa1\xffab{}[],:";
-        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-        for _ in 0..20_000 {
-            let max = if rng.chance(50) { 24 } else { 100 };
-            let len = rng.below(max);
-            let space_bias = rng.below(3);
-            let v: Vec<u8> = (0..len)
-                .map(|_| {
-                    if rng.below(4) < space_bias {
-                        b'a'
-                    } else {
-                        BYTES[rng.below(BYTES.len())]
-                    }
-                })
-                .collect();
-            check_compaction(&v);
         }
     }
 
@@ -2325,49 +997,6 @@ mod tests {
         }
     }
 
-    // ---- write_json_string ----
-
-    fn jstr(s: &str) -> String {
-        let mut out = vec![0u8; json_string_len(s)];
-        let n = write_json_string(s, &mut out).unwrap();
-        assert_eq!(n, out.len());
-        String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn json_string_exact() {
-        assert_eq!(jstr(""), r#""""#);
-        assert_eq!(jstr("events"), r#""events""#);
-        assert_eq!(jstr("a\"b\\c"), r#""a\"b\\c""#);
-        assert_eq!(jstr("\u{8}\u{c}\n\r\t"), r#""\b\f\n\r\t""#);
-        assert_eq!(
-            jstr("\0\u{1}\u{b}\u{e}\u{1a}\u{1f}"),
-            r#""\u0000\u0001\u000b\u000e\u001a\u001f""#
-        );
-        assert_eq!(
-            jstr("/ \u{7f} \u{e9} \u{2028} \u{1F600}"),
-            "\"/ \u{7f} \u{e9} \u{2028} \u{1F600}\""
-        );
-        assert_eq!(jstr("Internal server error"), r#""Internal server error""#);
-        assert_eq!(json_string_len("\u{1f}"), 8);
-        assert_eq!(json_string_len("\n"), 4);
-        assert_eq!(json_string_len("\u{e9}"), 4);
-    }
-
-    #[test]
-    fn json_string_bounded() {
-        let s = "a\n\u{1}";
-        let want = br#""a\n\u0001""#;
-        assert_eq!(json_string_len(s), want.len());
-        for size in 0..want.len() {
-            let mut out = vec![0u8; size];
-            assert_eq!(write_json_string(s, &mut out), None, "{size}");
-        }
-        let mut out = [0u8; 32];
-        let n = write_json_string(s, &mut out).unwrap();
-        assert_eq!(&out[..n], want);
-    }
-
     #[test]
     fn json_string_matches_serde_json_and_round_trips() {
         let mut rng = Rng(0x5eed_1234_abcd_0001);
@@ -2407,23 +1036,6 @@ mod tests {
     }
 
     // ---- differential tests against serde_json ----
-
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-        fn chance(&mut self, percent: usize) -> bool {
-            self.below(100) < percent
-        }
-    }
 
     fn ws(rng: &mut Rng, out: &mut String) {
         const WS: [&str; 7] = ["", "", "", " ", "\t", "\r\n", "  \n "];
@@ -2761,6 +1373,18 @@ mod tests {
         for i in inputs {
             check_against_serde(i);
         }
+    }
+
+    #[test]
+    fn json_errors_map_to_envelope_errors() {
+        assert_eq!(
+            EnvelopeError::from(JsonError::Invalid),
+            EnvelopeError::InvalidJson
+        );
+        assert_eq!(
+            EnvelopeError::from(JsonError::TooDeep),
+            EnvelopeError::TooDeep
+        );
     }
 
     #[test]

@@ -21,12 +21,13 @@ mod path;
 
 use crate::bytes::Writer;
 use crate::connection::{Outbox, SendError};
+use crate::json::{self, JsonStr};
 use crate::protocol::close::CloseCode;
 use crate::protocol::frame::OpCode;
 use crate::protocol::handshake::Request;
 use crate::protocol::http::HttpError;
 use crate::stats::Stats;
-use envelope::{Envelope, EnvelopeError, JsonStr};
+use envelope::{Envelope, EnvelopeError};
 use serde::{Deserialize, Serialize};
 
 pub use path::{matches as path_matches, param as path_param};
@@ -378,13 +379,13 @@ impl<'a> Context<'a> {
 
     /// Sends raw JSON text as it is (whitespace compacted). `json` must be valid JSON.
     pub fn send_raw_json(&mut self, json: &[u8]) -> Result<(), SendError> {
-        let kinds = envelope::byte_kinds(json);
+        let kinds = json::byte_kinds(json);
         let r = if kinds.non_ascii && !crate::protocol::utf8::is_utf8(json) {
             // A text frame must be UTF-8.
             Err(SendError::Serialize)
         } else {
             self.tx.send_with(OpCode::Text, &mut |buf| {
-                envelope::compact_json_with(json, kinds, buf)
+                json::compact_json_with(json, kinds, buf)
             })
         };
         self.count_send(r)
@@ -480,7 +481,7 @@ pub fn send_response<T: Serialize + ?Sized>(
     out.send_with(OpCode::Text, &mut |buf| {
         let mut w = Writer::new(buf);
         w.put(b"{\"event\":")?;
-        w.fill(|room| envelope::write_json_string(event, room))?;
+        w.fill(|room| json::write_json_string(event, room))?;
         w.put(b",\"data\":")?;
         w.fill(|room| serde_json_core::to_slice(data, room).ok())?;
         w.put(b"}")?;
@@ -496,17 +497,17 @@ pub fn send_response<T: Serialize + ?Sized>(
 pub fn send_raw_response(out: &mut dyn Outbox, event: &str, data: &[u8]) -> Result<(), SendError> {
     // One pass finds both whether `data` needs a UTF-8 check and whether it needs
     // compaction.
-    let kinds = envelope::byte_kinds(data);
+    let kinds = json::byte_kinds(data);
     if kinds.non_ascii && !crate::protocol::utf8::is_utf8(data) {
         return Err(SendError::Serialize);
     }
     out.send_with(OpCode::Text, &mut |buf| {
         let mut w = Writer::new(buf);
         w.put(b"{\"event\":")?;
-        w.fill(|room| envelope::write_json_string(event, room))?;
+        w.fill(|room| json::write_json_string(event, room))?;
         if !data.is_empty() {
             w.put(b",\"data\":")?;
-            w.fill(|room| envelope::compact_json_with(data, kinds, room))?;
+            w.fill(|room| json::compact_json_with(data, kinds, room))?;
         }
         w.put(b"}")?;
         Some(w.len())
@@ -524,7 +525,7 @@ pub fn send_exception(
         HandlerError::WsObject(obj) => out.send_with(OpCode::Text, &mut |buf| {
             let mut w = Writer::new(buf);
             w.put(b"{\"event\":\"exception\",\"data\":")?;
-            w.fill(|room| envelope::compact_json(obj.as_bytes(), room))?;
+            w.fill(|room| json::compact_json(obj.as_bytes(), room))?;
             w.put(b"}")?;
             Some(w.len())
         }),
@@ -544,12 +545,12 @@ pub fn send_exception_message(
     out.send_with(OpCode::Text, &mut |buf| {
         let mut w = Writer::new(buf);
         w.put(b"{\"event\":\"exception\",\"data\":{\"status\":\"error\",\"message\":")?;
-        w.fill(|room| envelope::write_json_string(message, room))?;
+        w.fill(|room| json::write_json_string(message, room))?;
         w.put(b",\"cause\":{\"pattern\":")?;
-        w.fill(|room| envelope::write_json_string(pattern, room))?;
+        w.fill(|room| json::write_json_string(pattern, room))?;
         if let Some(d) = data {
             w.put(b",\"data\":")?;
-            w.fill(|room| envelope::compact_json(d, room))?;
+            w.fill(|room| json::compact_json(d, room))?;
         }
         w.put(b"}}}")?;
         Some(w.len())
