@@ -13,7 +13,7 @@
 //!   `{"event":"echo","data":{"seq":1000000001,"p":"xxx…"}}` padded to 64 B / 16 KiB.
 //! - `reply_encode`: `Context::reply_raw("echo", data)` (what an `echo` handler does) into a
 //!   `Connection`'s transmit buffer, then `consume`; the reply frame carries 64 B / 16 KiB.
-//!   Next to it `envelope::compact_json` of the same `data` alone, the walk inside it.
+//!   Next to it `json::compact_json` of the same `data` alone, the walk inside it.
 //! - `round_trip`: a `Server` with one handshaken client and a gateway with an `echo`
 //!   handler; per iteration one pre-encoded masked echo frame is fed, the reply is taken
 //!   from `output` and consumed. The handshake happens once, outside the timed loop.
@@ -34,8 +34,9 @@
 use divan::counter::{BytesCount, ItemsCount};
 use divan::{Bencher, black_box};
 use wsgate::connection::Connection;
-use wsgate::gateway::envelope::{self, parse_envelope};
+use wsgate::gateway::envelope::parse_envelope;
 use wsgate::gateway::{ClientId, Context, Data, Gateway, GatewayId, HandlerResult, NoPeers};
+use wsgate::json;
 use wsgate::protocol::frame::{self, OpCode};
 use wsgate::protocol::utf8::Utf8Validator;
 use wsgate::{Config, Server, Stats};
@@ -291,11 +292,11 @@ mod reply_encode {
         let msg = echo_envelope(size);
         let data = data_of(&msg);
         let mut out = vec![0u8; data.len()];
-        assert_eq!(envelope::compact_json(data, &mut out), Some(data.len()));
+        assert_eq!(json::compact_json(data, &mut out), Some(data.len()));
 
         bencher
             .counter(BytesCount::of_slice(data))
-            .bench_local(|| envelope::compact_json(black_box(data), black_box(&mut out)));
+            .bench_local(|| json::compact_json(black_box(data), black_box(&mut out)));
     }
 }
 

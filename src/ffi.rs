@@ -19,8 +19,9 @@
 
 use crate::connection::MessageKind;
 use crate::connection::Timeouts;
-use crate::gateway::envelope::{self, Envelope, EnvelopeError, JsonStr, parse_envelope};
+use crate::gateway::envelope::{Envelope, EnvelopeError, parse_envelope};
 use crate::gateway::{ClientId, Context, Data, Exception, GatewayId, Handlers, Service, dispatch};
+use crate::json::JsonStr;
 use crate::protocol::close::CloseCode;
 use crate::protocol::handshake::Request;
 use crate::protocol::http::SERVER_FULL_RESPONSE;
@@ -571,7 +572,7 @@ unsafe fn c_json<'a>(p: *const u8, len: usize) -> Result<&'a [u8], i32> {
     let json = unsafe { c_bytes(p, len) }?;
     // JSON goes out in a text frame, which must be UTF-8.
     core::str::from_utf8(json).map_err(|_| WSGATE_ERR_BAD_JSON)?;
-    envelope::validate_json(json).map_err(|_| WSGATE_ERR_BAD_JSON)?;
+    crate::json::validate_json(json).map_err(|_| WSGATE_ERR_BAD_JSON)?;
     Ok(json)
 }
 

@@ -9,6 +9,8 @@
 //!
 //! - [`protocol`]: the wire. HTTP/1.1 upgrade, frame codec, close codes, UTF-8. Pure functions
 //!   over byte slices.
+//! - [`json`]: JSON scanning, validation, strings and writing, in place and bounded; beside
+//!   `protocol`, knowing nothing of events or WebSocket.
 //! - [`connection`]: one client's sans-IO state machine: bytes in, bytes out, events out.
 //! - [`gateway`]: the NestJS layer: a path, a fixed table of `(event, handler)`, hooks and a
 //!   state value shared by the handlers.
@@ -53,12 +55,14 @@ compile_error!(
 mod fmt;
 
 pub mod adapter;
+mod bytes;
 pub mod connection;
 #[cfg(feature = "ffi")]
 pub mod ffi;
 #[cfg(all(feature = "ffi-panic-handler", not(feature = "std"), not(test)))]
 mod ffi_panic;
 pub mod gateway;
+pub mod json;
 pub mod protocol;
 pub mod server;
 pub mod stats;

@@ -2243,6 +2243,7 @@ fn errors_are_errors() {
     is_error::<wsgate::HandlerError>();
     is_error::<wsgate::gateway::RegisterError>();
     is_error::<wsgate::gateway::envelope::EnvelopeError>();
+    is_error::<wsgate::json::JsonError>();
     is_error::<wsgate::protocol::http::HttpError>();
     is_error::<wsgate::protocol::frame::FrameError>();
     is_error::<wsgate::protocol::close::ClosePayloadError>();

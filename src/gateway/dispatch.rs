@@ -17,9 +17,10 @@
 //! know how a handler is stored or called (that is the [`Handlers`] table's), write bytes
 //! itself, or touch a connection.
 
-use super::envelope::{Envelope, EnvelopeError, JsonStr};
+use super::envelope::{Envelope, EnvelopeError};
 use super::{ClientId, Context, Data, DropReason};
 use crate::connection::MessageKind;
+use crate::json::JsonStr;
 use crate::stats::Counter;
 
 /// What a failed handler sends: the exception frame's message, or a whole `data` object.

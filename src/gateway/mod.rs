@@ -20,14 +20,16 @@ mod dispatch;
 pub mod envelope;
 mod path;
 
+use crate::bytes::Writer;
 use crate::connection::{MessageKind, Outbox, SendError};
+use crate::json::{self, JsonStr};
 use crate::protocol::close::CloseCode;
 use crate::protocol::frame::OpCode;
 use crate::protocol::handshake::Request;
 use crate::protocol::http::HttpError;
 use crate::stats::{Counter, Stats};
 pub(crate) use dispatch::{Exception, Handlers, dispatch};
-use envelope::{Envelope, EnvelopeError, JsonStr};
+use envelope::{Envelope, EnvelopeError};
 use serde::{Deserialize, Serialize};
 
 pub use path::{matches as path_matches, param as path_param};
@@ -396,13 +398,13 @@ impl<'a> Context<'a> {
 
     /// Sends raw JSON text as it is (whitespace compacted). `json` must be valid JSON.
     pub fn send_raw_json(&mut self, json: &[u8]) -> Result<(), SendError> {
-        let kinds = envelope::byte_kinds(json);
+        let kinds = json::byte_kinds(json);
         let r = if kinds.non_ascii && !crate::protocol::utf8::is_utf8(json) {
             // A text frame must be UTF-8.
             Err(SendError::Serialize)
         } else {
             self.tx.send_with(OpCode::Text, &mut |buf| {
-                envelope::compact_json_with(json, kinds, buf)
+                json::compact_json_with(json, kinds, buf)
             })
         };
         self.count_send(r)
@@ -499,14 +501,13 @@ pub fn send_response<T: Serialize + ?Sized>(
     data: &T,
 ) -> Result<(), SendError> {
     out.send_with(OpCode::Text, &mut |buf| {
-        let mut w = Writer { buf, len: 0 };
-        w.bytes(b"{\"event\":")?;
-        w.json_string(event)?;
-        w.bytes(b",\"data\":")?;
-        let n = serde_json_core::to_slice(data, w.rest()).ok()?;
-        w.len += n;
-        w.bytes(b"}")?;
-        Some(w.len)
+        let mut w = Writer::new(buf);
+        w.put(b"{\"event\":")?;
+        w.fill(|room| json::write_json_string(event, room))?;
+        w.put(b",\"data\":")?;
+        w.fill(|room| serde_json_core::to_slice(data, room).ok())?;
+        w.put(b"}")?;
+        Some(w.len())
     })
 }
 
@@ -518,50 +519,21 @@ pub fn send_response<T: Serialize + ?Sized>(
 pub fn send_raw_response(out: &mut dyn Outbox, event: &str, data: &[u8]) -> Result<(), SendError> {
     // One pass finds both whether `data` needs a UTF-8 check and whether it needs
     // compaction.
-    let kinds = envelope::byte_kinds(data);
+    let kinds = json::byte_kinds(data);
     if kinds.non_ascii && !crate::protocol::utf8::is_utf8(data) {
         return Err(SendError::Serialize);
     }
     out.send_with(OpCode::Text, &mut |buf| {
-        let mut w = Writer { buf, len: 0 };
-        w.bytes(b"{\"event\":")?;
-        w.json_string(event)?;
+        let mut w = Writer::new(buf);
+        w.put(b"{\"event\":")?;
+        w.fill(|room| json::write_json_string(event, room))?;
         if !data.is_empty() {
-            w.bytes(b",\"data\":")?;
-            let n = envelope::compact_json_with(data, kinds, w.rest())?;
-            w.len += n;
+            w.put(b",\"data\":")?;
+            w.fill(|room| json::compact_json_with(data, kinds, room))?;
         }
-        w.bytes(b"}")?;
-        Some(w.len)
+        w.put(b"}")?;
+        Some(w.len())
     })
-}
-
-/// Appends to a byte slice, failing (None) when it is full.
-struct Writer<'b> {
-    buf: &'b mut [u8],
-    len: usize,
-}
-
-impl Writer<'_> {
-    fn rest(&mut self) -> &mut [u8] {
-        self.buf.get_mut(self.len..).unwrap_or(&mut [])
-    }
-    fn bytes(&mut self, b: &[u8]) -> Option<()> {
-        let dst = self.rest().get_mut(..b.len())?;
-        dst.copy_from_slice(b);
-        self.len += b.len();
-        Some(())
-    }
-    fn json_string(&mut self, s: &str) -> Option<()> {
-        let n = envelope::write_json_string(s, self.rest())?;
-        self.len += n;
-        Some(())
-    }
-    fn compact(&mut self, json: &[u8]) -> Option<()> {
-        let n = envelope::compact_json(json, self.rest())?;
-        self.len += n;
-        Some(())
-    }
 }
 
 /// Writes NestJS's exception frame for a failure of the handler of `pattern`.
@@ -580,11 +552,11 @@ pub fn send_exception(
 /// Writes `{"event":"exception","data":<object>}` (a `WsException` thrown with an object).
 fn send_exception_object(out: &mut dyn Outbox, object: &str) -> Result<(), SendError> {
     out.send_with(OpCode::Text, &mut |buf| {
-        let mut w = Writer { buf, len: 0 };
-        w.bytes(b"{\"event\":\"exception\",\"data\":")?;
-        w.compact(object.as_bytes())?;
-        w.bytes(b"}")?;
-        Some(w.len)
+        let mut w = Writer::new(buf);
+        w.put(b"{\"event\":\"exception\",\"data\":")?;
+        w.fill(|room| json::compact_json(object.as_bytes(), room))?;
+        w.put(b"}")?;
+        Some(w.len())
     })
 }
 
@@ -597,17 +569,17 @@ pub fn send_exception_message(
     data: Option<&[u8]>,
 ) -> Result<(), SendError> {
     out.send_with(OpCode::Text, &mut |buf| {
-        let mut w = Writer { buf, len: 0 };
-        w.bytes(b"{\"event\":\"exception\",\"data\":{\"status\":\"error\",\"message\":")?;
-        w.json_string(message)?;
-        w.bytes(b",\"cause\":{\"pattern\":")?;
-        w.json_string(pattern)?;
+        let mut w = Writer::new(buf);
+        w.put(b"{\"event\":\"exception\",\"data\":{\"status\":\"error\",\"message\":")?;
+        w.fill(|room| json::write_json_string(message, room))?;
+        w.put(b",\"cause\":{\"pattern\":")?;
+        w.fill(|room| json::write_json_string(pattern, room))?;
         if let Some(d) = data {
-            w.bytes(b",\"data\":")?;
-            w.compact(d)?;
+            w.put(b",\"data\":")?;
+            w.fill(|room| json::compact_json(d, room))?;
         }
-        w.bytes(b"}}}")?;
-        Some(w.len)
+        w.put(b"}}}")?;
+        Some(w.len())
     })
 }
 

@@ -17,8 +17,9 @@
 //! panics, whatever the length of a key, header or protocol list.
 
 use super::base64;
-use super::http::{HeadWriter, HttpError, Status};
+use super::http::{HttpError, Status};
 use super::sha1::Sha1;
+use crate::bytes::Writer;
 
 /// Most header fields a request head may carry; more is refused with 431.
 pub const MAX_HEADERS: usize = 32;
@@ -386,7 +387,7 @@ pub fn accept_key(key: &[u8]) -> [u8; 28] {
 /// ```
 pub fn write_accept(out: &mut [u8], key: &[u8], protocol: Option<&str>) -> Option<usize> {
     let accept = accept_key(key);
-    let mut w = HeadWriter::new(out);
+    let mut w = Writer::new(out);
     w.put(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n")?;
     w.put(b"Sec-WebSocket-Accept: ")?;
     w.put(&accept)?;

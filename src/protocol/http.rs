@@ -10,6 +10,7 @@
 //! own; nothing here allocates, uses `core::fmt` on the hot path, or panics. A buffer that is
 //! too small is reported as `None`, never truncated.
 
+use crate::bytes::Writer;
 use core::fmt;
 
 /// The HTTP status codes wsgate sends (RFC 9110 §15).
@@ -157,7 +158,7 @@ too many connections from this address\n";
 /// assert!(out[..n].ends_with(b"\r\n\r\nno gateway at /x\n"));
 /// ```
 pub fn write_error(out: &mut [u8], err: &HttpError) -> Option<usize> {
-    let mut w = HeadWriter::new(out);
+    let mut w = Writer::new(out);
     w.put(b"HTTP/1.1 ")?;
     w.put_decimal(usize::from(err.status.code()))?;
     w.put(b" ")?;
@@ -196,61 +197,13 @@ pub fn write_error(out: &mut [u8], err: &HttpError) -> Option<usize> {
 /// );
 /// ```
 pub fn write_page_head(out: &mut [u8], content_type: &str, body_len: usize) -> Option<usize> {
-    let mut w = HeadWriter::new(out);
+    let mut w = Writer::new(out);
     w.put(b"HTTP/1.1 200 OK\r\nContent-Type: ")?;
     w.put(content_type.as_bytes())?;
     w.put(b"\r\nContent-Length: ")?;
     w.put_decimal(body_len)?;
     w.put(b"\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n")?;
     Some(w.len())
-}
-
-/// Appends bytes and decimal numbers to a fixed slice, failing (never truncating, never
-/// panicking) when the slice is full. Shared by the response writers of `protocol`.
-pub(crate) struct HeadWriter<'b> {
-    /// The destination.
-    buf: &'b mut [u8],
-    /// Bytes written so far, at most `buf.len()`.
-    len: usize,
-}
-
-impl<'b> HeadWriter<'b> {
-    /// A writer that fills `buf` from its start.
-    pub(crate) fn new(buf: &'b mut [u8]) -> Self {
-        HeadWriter { buf, len: 0 }
-    }
-
-    /// Appends `bytes`, or returns `None` if they do not fit.
-    pub(crate) fn put(&mut self, bytes: &[u8]) -> Option<()> {
-        let end = self.len.checked_add(bytes.len())?;
-        self.buf.get_mut(self.len..end)?.copy_from_slice(bytes);
-        self.len = end;
-        Some(())
-    }
-
-    /// Appends `n` in decimal (no sign, no leading zeros), or returns `None` if it does not
-    /// fit.
-    pub(crate) fn put_decimal(&mut self, n: usize) -> Option<()> {
-        // u64::MAX has 20 digits; usize is at most 64 bits wide.
-        let mut digits = [0u8; 20];
-        let mut start = digits.len();
-        let mut rest = n;
-        for slot in digits.iter_mut().rev() {
-            // `rest % 10` is below 10, so the cast and the addition cannot overflow.
-            *slot = b'0' + (rest % 10) as u8;
-            start = start.saturating_sub(1);
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        self.put(digits.get(start..)?)
-    }
-
-    /// Bytes written so far.
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
 }
 
 #[cfg(test)]
@@ -265,14 +218,6 @@ mod tests {
         let mut out = [0u8; 512];
         let n = write_error(&mut out, &HttpError::new(status, reason)).expect("fits");
         String::from_utf8(out[..n].to_vec()).expect("ascii")
-    }
-
-    fn decimal(n: usize) -> String {
-        let mut out = [0u8; 20];
-        let mut w = HeadWriter::new(&mut out);
-        w.put_decimal(n).expect("fits");
-        let len = w.len();
-        String::from_utf8(out[..len].to_vec()).expect("ascii")
     }
 
     const ALL: [Status; 12] = [
@@ -562,42 +507,5 @@ mod tests {
             let mut buf = std::vec![0u8; short];
             assert_eq!(write_page_head(&mut buf, "text/plain", usize::MAX), None);
         }
-    }
-
-    #[test]
-    fn decimal_formatting() {
-        for n in [
-            0usize,
-            1,
-            9,
-            10,
-            99,
-            100,
-            101,
-            999,
-            1000,
-            65535,
-            1 << 20,
-            4_294_967_295,
-            usize::MAX,
-        ] {
-            assert_eq!(decimal(n), format!("{n}"));
-        }
-        for n in 0..2000usize {
-            assert_eq!(decimal(n), format!("{n}"));
-        }
-    }
-
-    #[test]
-    fn writer_refuses_without_truncating() {
-        let mut out = [0u8; 4];
-        let mut w = HeadWriter::new(&mut out);
-        assert_eq!(w.put(b"abc"), Some(()));
-        assert_eq!(w.put(b"de"), None);
-        assert_eq!(w.len(), 3);
-        assert_eq!(w.put_decimal(42), None);
-        assert_eq!(w.put_decimal(7), Some(()));
-        assert_eq!(w.len(), 4);
-        assert_eq!(&out, b"abc7");
     }
 }

@@ -13,6 +13,7 @@
 //!
 //! This module never allocates, never panics and never copies or stores message bytes.
 
+use crate::bytes::WIDE;
 use core::fmt;
 
 /// The input is not valid UTF-8 (or, from [`Utf8Validator::finish`], ends inside a code point).
@@ -166,20 +167,12 @@ impl Utf8Validator {
     }
 }
 
-/// Whether the target has 128-bit vector registers, which LLVM uses for [`ascii_chunks_len`];
-/// without them (e.g. a Cortex-M) `core::str::from_utf8`'s word-at-a-time ASCII path is
-/// faster, and that function returns 0 at once.
-const WIDE: bool = cfg!(any(
-    target_feature = "sse2",
-    target_feature = "neon",
-    target_feature = "simd128"
-));
-
 /// Bytes per step of [`ascii_chunks_len`].
 const ASCII_CHUNK: usize = 64;
 
 /// Length of the longest prefix of `bytes` made of whole [`ASCII_CHUNK`]-byte chunks that
-/// are all ASCII (0 on targets without vector registers).
+/// are all ASCII (0 on targets without vector registers, see [`WIDE`]: there
+/// `core::str::from_utf8`'s word-at-a-time ASCII path is faster).
 #[inline]
 fn ascii_chunks_len(bytes: &[u8]) -> usize {
     if !WIDE {
