@@ -9,6 +9,8 @@
 //! | `close(server)` | [`WebSocketAdapter::close`] |
 //!
 //! Each transport implements it; gateways and handlers are the same on every transport.
+//! This module owns only the contract: it has no code of its own, and never knows which
+//! transport implements it.
 
 use crate::gateway::GatewayId;
 pub use crate::server::{ConnectCallback, DisconnectCallback};

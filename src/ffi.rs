@@ -13,7 +13,10 @@
 //! error, never undefined behaviour. No panic crosses the boundary (the core does not panic
 //! on input, and an unwinding `extern "C"` function aborts).
 //!
-//! This is the only module with `unsafe` code; each block says why it is sound.
+//! This is the only module with `unsafe` code; each block says why it is sound. It owns the
+//! C view of the server (the handle, its capacities, the C gateway of C handlers, which
+//! runs messages through the same dispatch pipeline as a Rust gateway); it never frames,
+//! parses or routes anything itself, and never owns a socket or a clock.
 #![allow(unsafe_code)]
 #![allow(non_camel_case_types)]
 

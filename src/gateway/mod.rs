@@ -14,7 +14,14 @@
 //! - invalid JSON, non-objects and unknown events are dropped without a frame, as NestJS
 //!   does, and counted ([`crate::Stats`]) and reported to [`Gateway::on_drop`].
 //!
-//! Nothing here allocates; registering more handlers than the table holds is an error.
+//! What this module owns: the gateway (its table, hooks and state), the handler's view of a
+//! message ([`Context`], [`Data`]), the reply and exception frames, and the one pipeline every
+//! gateway runs a message through (UTF-8 check of binary messages, envelope, look-up,
+//! counting, call, exception; the `dispatch` submodule), which the C ABI's gateway shares.
+//! What it never does: allocate (registering more handlers than the table holds is an
+//! error), own a connection or a slot (a [`Context`] borrows the client's transmit side and
+//! the other clients, [`Peers`], for one call), read a clock, or parse JSON itself (that is
+//! [`crate::json`] and [`envelope`]).
 
 mod dispatch;
 pub mod envelope;
