@@ -341,7 +341,9 @@ mod round_trip {
         let mut gateway: EchoGateway = Gateway::new("/", ());
         gateway.on("echo", echo).expect("room for one handler");
         let mut server: Box<BenchServer<'_>> = Box::new(Server::new(Config::DEFAULT));
-        server.bind(&mut gateway).expect("room for one gateway");
+        server
+            .add_gateway(&mut gateway)
+            .expect("room for one gateway");
         server.init();
 
         // The handshake, outside the timed loop.

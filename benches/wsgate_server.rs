@@ -61,7 +61,7 @@ fn sans_io(n: u64) -> std::io::Result<()> {
     let mut gateway: Gateway<(), 1> = Gateway::new("/", ());
     gateway.on("echo", echo).map_err(|_| bad("handler"))?;
     let mut server: Box<Server<'_, 1, 4096, 4096, 1>> = Box::new(Server::new(Config::DEFAULT));
-    server.bind(&mut gateway).map_err(|_| bad("bind"))?;
+    server.add_gateway(&mut gateway).map_err(|_| bad("bind"))?;
     server.init();
     let id = server.accept(0).map_err(|_| bad("accept"))?;
     server.feed(id, UPGRADE, 0).map_err(|_| bad("upgrade"))?;

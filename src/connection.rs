@@ -25,7 +25,7 @@ pub const MAX_CONTROL_PAYLOAD: usize = 125;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
-pub enum CloseReason {
+pub enum DisconnectCause {
     /// The peer started the close handshake and we answered it.
     Peer,
     /// We started the close handshake (application, server shutdown) and the peer answered.
@@ -47,19 +47,19 @@ pub enum CloseReason {
     MessageTimeout,
 }
 
-impl CloseReason {
+impl DisconnectCause {
     /// The [`Stats`](crate::Stats) counter of a connection that ended this way.
     pub(crate) const fn counter(self) -> Counter {
         match self {
-            CloseReason::Peer => Counter::ClosedByPeer,
-            CloseReason::Server => Counter::ClosedByServer,
-            CloseReason::ProtocolError => Counter::ClosedProtocolError,
-            CloseReason::InvalidUtf8 => Counter::ClosedInvalidUtf8,
-            CloseReason::TooBig => Counter::ClosedTooBig,
-            CloseReason::IdleTimeout => Counter::ClosedIdle,
-            CloseReason::CloseTimeout => Counter::ClosedCloseTimeout,
-            CloseReason::PeerGone => Counter::ClosedPeerGone,
-            CloseReason::MessageTimeout => Counter::ClosedMessageTimeout,
+            DisconnectCause::Peer => Counter::ClosedByPeer,
+            DisconnectCause::Server => Counter::ClosedByServer,
+            DisconnectCause::ProtocolError => Counter::ClosedProtocolError,
+            DisconnectCause::InvalidUtf8 => Counter::ClosedInvalidUtf8,
+            DisconnectCause::TooBig => Counter::ClosedTooBig,
+            DisconnectCause::IdleTimeout => Counter::ClosedIdle,
+            DisconnectCause::CloseTimeout => Counter::ClosedCloseTimeout,
+            DisconnectCause::PeerGone => Counter::ClosedPeerGone,
+            DisconnectCause::MessageTimeout => Counter::ClosedMessageTimeout,
         }
     }
 }
@@ -96,7 +96,7 @@ pub struct Disconnect {
     /// the code we failed the connection with, or 1006 when there was no close handshake.
     pub code: CloseCode,
     /// Why the connection ended.
-    pub reason: CloseReason,
+    pub cause: DisconnectCause,
 }
 
 /// What [`Connection::feed`] or [`Connection::poll`] reports.
@@ -738,7 +738,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         match frame::parse_header(buf, true) {
             Err(_) => Feed {
                 consumed: want,
-                event: Some(self.fail(CloseCode::PROTOCOL_ERROR, CloseReason::ProtocolError)),
+                event: Some(self.fail(CloseCode::PROTOCOL_ERROR, DisconnectCause::ProtocolError)),
             },
             Ok(None) => Feed {
                 consumed: want,
@@ -764,7 +764,9 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
                 if continuation != self.message.is_some() {
                     // A continuation with nothing to continue, or a new message in the
                     // middle of a fragmented one.
-                    return Some(self.fail(CloseCode::PROTOCOL_ERROR, CloseReason::ProtocolError));
+                    return Some(
+                        self.fail(CloseCode::PROTOCOL_ERROR, DisconnectCause::ProtocolError),
+                    );
                 }
                 if !continuation {
                     self.message = Some(if h.opcode == OpCode::Binary {
@@ -780,7 +782,9 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
                 } else {
                     let total = (self.rx_len as u64).saturating_add(h.payload_len);
                     if total > Self::MAX_MESSAGE as u64 {
-                        return Some(self.fail(CloseCode::MESSAGE_TOO_BIG, CloseReason::TooBig));
+                        return Some(
+                            self.fail(CloseCode::MESSAGE_TOO_BIG, DisconnectCause::TooBig),
+                        );
                     }
                 }
             }
@@ -821,7 +825,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
                 // Cannot happen: the size was checked at the header.
                 return Feed {
                     consumed: n,
-                    event: Some(self.fail(CloseCode::MESSAGE_TOO_BIG, CloseReason::TooBig)),
+                    event: Some(self.fail(CloseCode::MESSAGE_TOO_BIG, DisconnectCause::TooBig)),
                 };
             };
             frame::unmask_into(dst, src, f.mask, 0);
@@ -829,7 +833,9 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             if self.message == Some(MessageKind::Text) && self.utf8.feed(dst).is_err() {
                 return Feed {
                     consumed: n,
-                    event: Some(self.fail(CloseCode::INVALID_PAYLOAD, CloseReason::InvalidUtf8)),
+                    event: Some(
+                        self.fail(CloseCode::INVALID_PAYLOAD, DisconnectCause::InvalidUtf8),
+                    ),
                 };
             }
         }
@@ -863,7 +869,9 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
                 }
                 let kind = kind.unwrap_or(MessageKind::Text);
                 if kind == MessageKind::Text && self.utf8.finish().is_err() {
-                    return Some(self.fail(CloseCode::INVALID_PAYLOAD, CloseReason::InvalidUtf8));
+                    return Some(
+                        self.fail(CloseCode::INVALID_PAYLOAD, DisconnectCause::InvalidUtf8),
+                    );
                 }
                 self.message_ready = true;
                 Some(Event::Message(kind))
@@ -883,29 +891,29 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
                 let payload = self.ctrl.get(..usize::from(self.ctrl_len)).unwrap_or(&[]);
                 match parse_close_payload(payload) {
                     Err(e) => {
-                        let reason = if e.close_code() == CloseCode::INVALID_PAYLOAD {
-                            CloseReason::InvalidUtf8
+                        let cause = if e.close_code() == CloseCode::INVALID_PAYLOAD {
+                            DisconnectCause::InvalidUtf8
                         } else {
-                            CloseReason::ProtocolError
+                            DisconnectCause::ProtocolError
                         };
-                        Some(self.fail(e.close_code(), reason))
+                        Some(self.fail(e.close_code(), cause))
                     }
                     Ok(parsed) => {
                         let code = parsed.map(|(c, _)| c);
-                        let reason = if self.phase == Phase::Closing {
-                            CloseReason::Server
+                        let cause = if self.phase == Phase::Closing {
+                            DisconnectCause::Server
                         } else {
                             // Echo the peer's close frame, code and reason, as Node's `ws`
                             // (under NestJS) does (RFC 6455 §5.5.1); no code, empty close.
                             self.owed.close = Some((code.unwrap_or(CloseCode::NO_STATUS), ""));
                             self.owed.echo = true;
-                            CloseReason::Peer
+                            DisconnectCause::Peer
                         };
                         let _ = now;
                         self.finish(true);
                         Some(Event::Closed(Disconnect {
                             code: code.unwrap_or(CloseCode::NO_STATUS),
-                            reason,
+                            cause,
                         }))
                     }
                 }
@@ -930,11 +938,11 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
 
     /// Fails the WebSocket connection (RFC 6455 §7.1.7): queue a close frame with `code`,
     /// stop reading, and close the socket once the frame is out.
-    fn fail(&mut self, code: CloseCode, reason: CloseReason) -> Event {
-        let text = match reason {
-            CloseReason::TooBig => "message too big",
-            CloseReason::InvalidUtf8 => "invalid UTF-8",
-            CloseReason::MessageTimeout => "message not received in time",
+    fn fail(&mut self, code: CloseCode, cause: DisconnectCause) -> Event {
+        let text = match cause {
+            DisconnectCause::TooBig => "message too big",
+            DisconnectCause::InvalidUtf8 => "invalid UTF-8",
+            DisconnectCause::MessageTimeout => "message not received in time",
             _ => "protocol error",
         };
         self.owed.pong = false;
@@ -945,7 +953,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
             self.our_code = code;
         }
         self.finish(true);
-        Event::Closed(Disconnect { code, reason })
+        Event::Closed(Disconnect { code, cause })
     }
 
     /// Writes the control frames we owe, as far as the transmit buffer has room. Close last.
@@ -1063,7 +1071,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         {
             // A message (or frame) is trickling in too slowly: the client holds a slot
             // without using it.
-            return Some(self.fail(CloseCode::POLICY_VIOLATION, CloseReason::MessageTimeout));
+            return Some(self.fail(CloseCode::POLICY_VIOLATION, DisconnectCause::MessageTimeout));
         }
         // One comparison for whichever timer runs (see `timer`).
         let due = self
@@ -1082,7 +1090,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
                 self.abort();
                 Some(Event::Closed(Disconnect {
                     code: CloseCode::ABNORMAL,
-                    reason: CloseReason::IdleTimeout,
+                    cause: DisconnectCause::IdleTimeout,
                 }))
             }
             Phase::Open if due => {
@@ -1100,7 +1108,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
                 self.abort();
                 Some(Event::Closed(Disconnect {
                     code: CloseCode::ABNORMAL,
-                    reason: CloseReason::CloseTimeout,
+                    cause: DisconnectCause::CloseTimeout,
                 }))
             }
             Phase::Closed if due => {

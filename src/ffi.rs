@@ -503,7 +503,7 @@ impl Entered {
                 g.connect_user = (*p).connect_user;
                 g.disconnect = (*p).disconnect;
                 g.disconnect_user = (*p).disconnect_user;
-                let _ = (*addr_of_mut!((*p).server)).bind(g);
+                let _ = (*addr_of_mut!((*p).server)).add_gateway(g);
             }
             (*addr_of_mut!((*p).server)).init();
         }

@@ -11,7 +11,7 @@
 //! room for `G` gateways. It never allocates, never reads a clock, never touches a socket.
 
 use crate::connection::{
-    CloseReason, Connection, Event, MessageKind, Outbox, Phase, SendError, Timeouts,
+    Connection, DisconnectCause, Event, MessageKind, Outbox, Phase, SendError, Timeouts,
 };
 use crate::gateway::{
     Broadcast, ClientId, ConnectInfo, Context, GatewayId, Peers, Service, send_raw_response,
@@ -307,7 +307,7 @@ struct Share {
 /// events.on("echo", |_, cx, data| Ok(cx.reply_raw("echo", data.json())?)).unwrap();
 ///
 /// let mut server: Server<'_, 2, 512, 512> = Server::new(Config::DEFAULT);
-/// server.bind(&mut events).unwrap();
+/// server.add_gateway(&mut events).unwrap();
 /// server.init();
 ///
 /// let id = server.accept(0).unwrap();
@@ -367,9 +367,9 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         }
     }
 
-    /// NestJS `bindMessageHandlers`: adds a gateway. Gateways are matched by path in the
-    /// order they were bound.
-    pub fn bind(&mut self, gateway: &'g mut dyn Service) -> Result<GatewayId, ServerError> {
+    /// Adds a gateway (what a transport's NestJS `bindMessageHandlers` does). Gateways are
+    /// matched by path in the order they were added.
+    pub fn add_gateway(&mut self, gateway: &'g mut dyn Service) -> Result<GatewayId, ServerError> {
         let id = GatewayId(self.gateways.len() as u8);
         self.gateways
             .push(gateway)
@@ -390,8 +390,8 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
 
     /// Runs each gateway's `after_init` hook the first time it is called; later calls do
     /// nothing, so it may be called more than once (by the application and by a transport,
-    /// or by each of a transport's tasks). Bind the gateways first and call it before
-    /// accepting clients: a gateway bound later never gets its `after_init`.
+    /// or by each of a transport's tasks). Add the gateways first and call it before
+    /// accepting clients: a gateway added later never gets its `after_init`.
     pub fn init(&mut self) {
         if self.initialized {
             return;
@@ -673,7 +673,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             .is_some_and(|s| s.conn.phase() == Phase::Closed);
         let upgraded = self.slots.get(idx).is_some_and(|s| s.gateway.is_some());
         if !finished && upgraded {
-            self.stats.add(CloseReason::PeerGone.counter(), 1);
+            self.stats.add(DisconnectCause::PeerGone.counter(), 1);
             self.report_disconnect(idx, CloseCode::ABNORMAL);
         }
         if let Some(s) = self.slots.get_mut(idx) {
@@ -829,7 +829,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             Event::HandshakeTimeout => self.stats.add(Counter::Http408, 1),
             Event::HeadTooLarge => self.stats.add(Counter::Http431, 1),
             Event::Closed(d) => {
-                self.stats.add(d.reason.counter(), 1);
+                self.stats.add(d.cause.counter(), 1);
                 debug!("client in slot {} closed: {}", idx, d.code.as_u16());
                 self.report_disconnect(idx, d.code);
             }

@@ -110,7 +110,7 @@ fn a_whole_session_allocates_nothing() {
         ..Config::DEFAULT
     };
     let mut server: Box<Server<'_, 2, 1024, 1024>> = Box::new(Server::new(config));
-    server.bind(&mut gateway).unwrap();
+    server.add_gateway(&mut gateway).unwrap();
     server.init();
 
     let request = upgrade_request("/", SAMPLE_KEY);

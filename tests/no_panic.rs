@@ -156,7 +156,7 @@ impl Driver<'_, '_> {
 fn run(prefix: &[u8], chunks: &[(Vec<u8>, u8)], writes: Vec<usize>, settle: bool) {
     let mut g = gateway();
     let mut server: Small<'_> = Server::new(CONFIG);
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     server.init();
     let id = server.accept(0).unwrap();
     // The second slot is taken too, so a re-accept must reuse the released one.
@@ -602,7 +602,7 @@ fn two_clients_interleaved() {
             let a = mutate(a, &ma);
             let mut g = gateway();
             let mut server: Small<'_> = Server::new(CONFIG);
-            server.bind(&mut g).unwrap();
+            server.add_gateway(&mut g).unwrap();
             server.init();
             let ids = [server.accept(0).unwrap(), server.accept(0).unwrap()];
             let streams = [chunk(&a, &sizes, &dts), chunk(&b, &sizes, &dts)];

@@ -127,7 +127,7 @@ fn session(chunks: &[&[u8]]) -> Outcome {
     let mut g = gateway("/");
     let (out, stats, wants_close) = {
         let mut server: Small<'_> = Server::new(CONFIG);
-        server.bind(&mut g).unwrap();
+        server.add_gateway(&mut g).unwrap();
         server.init();
         let id = connect(&mut server, "/", 0);
         let mut out = Vec::new();
@@ -203,7 +203,7 @@ fn http(status: &str, extra_headers: &str, body: &str) -> Vec<u8> {
 fn exact_101_for_the_rfc_sample_key() {
     let mut g = gateway("/");
     let mut server: Small<'_> = Server::new(CONFIG);
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     server.init();
     let id = server.accept(0).unwrap();
     let req = upgrade_request("/", SAMPLE_KEY);
@@ -229,7 +229,7 @@ fn exact_101_for_the_rfc_sample_key() {
 fn firefox_connection_keep_alive_upgrade_is_accepted() {
     let mut g = gateway("/");
     let mut server: Small<'_> = Server::new(CONFIG);
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     let id = server.accept(0).unwrap();
     let req = request(
         "GET / HTTP/1.1",
@@ -253,7 +253,7 @@ fn firefox_connection_keep_alive_upgrade_is_accepted() {
 fn refused(req: &[u8], max_head: usize, expected: &[u8], counter: fn(&Stats) -> u32) {
     let mut g = gateway("/ws");
     let mut server: Server<'_, 2, 8192, 1024> = Server::new(Config { max_head, ..CONFIG });
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     server.init();
     let id = server.accept(0).unwrap();
     assert_eq!(server.feed(id, req, 0), Ok(req.len()));
@@ -457,7 +457,7 @@ fn refusal_431_head_over_max_head() {
     {
         let mut g = gateway("/ws");
         let mut server: Server<'_, 2, 8192, 1024> = Server::new(Config { max_head, ..CONFIG });
-        server.bind(&mut g).unwrap();
+        server.add_gateway(&mut g).unwrap();
         let id = server.accept(0).unwrap();
         assert_eq!(server.feed(id, &req, 0), Ok(req.len()));
         assert_eq!(drain(&mut server, id), SAMPLE_101);
@@ -505,7 +505,7 @@ fn refusal_431_two_hundred_headers() {
 fn refusal_503_when_every_slot_is_taken() {
     let mut g = gateway("/");
     let mut server: Small<'_> = Server::new(CONFIG);
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     let a = server.accept(0).unwrap();
     let b = server.accept(0).unwrap();
     assert_ne!(a, b);
@@ -532,7 +532,7 @@ fn refusal_503_when_every_slot_is_taken() {
 fn refusal_408_when_the_head_never_completes() {
     let mut g = gateway("/");
     let mut server: Small<'_> = Server::new(CONFIG);
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     let id = server.accept(100).unwrap();
     let req = upgrade_request("/", SAMPLE_KEY);
     let part = &req[..req.len() - 3];
@@ -567,7 +567,7 @@ fn frame_lengths_both_ways() {
     big_stack(|| {
         let mut g = gateway("/");
         let mut server: Box<Server<'_, 1, 70_000, 140_000>> = Box::new(Server::new(CONFIG));
-        server.bind(&mut g).unwrap();
+        server.add_gateway(&mut g).unwrap();
         server.init();
         let id = connect(&mut *server, "/", 0);
 
@@ -778,7 +778,7 @@ fn invalid_utf8_fails_fast() {
     // is sent.
     let mut g = gateway("/");
     let mut server: Small<'_> = Server::new(CONFIG);
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     let id = connect(&mut server, "/", 0);
     let first = frame(false, OpCode::Text, b"{\"event\":\"echo\",\"data\":\"\xf8");
     assert_eq!(server.feed(id, &first, 1), Ok(first.len()));
@@ -793,7 +793,7 @@ fn invalid_utf8_fails_fast() {
     // Inside one frame: only part of the payload has arrived.
     let mut g = gateway("/");
     let mut server: Small<'_> = Server::new(CONFIG);
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     let id = connect(&mut server, "/", 0);
     let mut payload = b"ab\xc0".to_vec();
     payload.extend_from_slice(&[b'a'; 100]);
@@ -829,7 +829,7 @@ fn valid_close_is_echoed() {
     for code in [1000u16, 1001, 1003, 1007, 1011, 1014, 3000, 4000, 4999] {
         let mut g = gateway("/");
         let mut server: Small<'_> = Server::new(CONFIG);
-        server.bind(&mut g).unwrap();
+        server.add_gateway(&mut g).unwrap();
         let id = connect(&mut server, "/", 0);
         let f = close(code, b"done");
         assert_eq!(server.feed(id, &f, 1), Ok(f.len()));
@@ -903,7 +903,7 @@ fn unsolicited_pong_is_ignored() {
 fn one_byte_per_feed() {
     let mut g = gateway("/");
     let mut server: Small<'_> = Server::new(CONFIG);
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     let id = server.accept(0).unwrap();
     let req = upgrade_request("/", SAMPLE_KEY);
     for (i, b) in req.iter().enumerate() {
@@ -939,7 +939,7 @@ fn request_and_first_frames_in_one_feed() {
         reply_room: 400,
         ..CONFIG
     });
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     let id = server.accept(0).unwrap();
     let msg = br#"{"event":"echo","data":{"a":[1,2,3]}}"#;
     let mut bytes = upgrade_request("/", SAMPLE_KEY);
@@ -969,7 +969,7 @@ fn a_message_waits_for_reply_room_and_no_reply_is_lost() {
         reply_room: 600,
         ..CONFIG
     });
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     let id = connect(&mut server, "/", 0);
     let a = echo_message(480);
     let b = echo_message(480);
@@ -1000,7 +1000,7 @@ fn ping_after_silence_then_drop_without_pong() {
     let mut g = gateway("/");
     {
         let mut server: Small<'_> = Server::new(CONFIG);
-        server.bind(&mut g).unwrap();
+        server.add_gateway(&mut g).unwrap();
         let id = connect(&mut server, "/", 1_000);
         assert_eq!(server.next_deadline(id), Some(6_000));
         server.poll(id, 5_999);
@@ -1037,7 +1037,7 @@ fn idle_timeout_drops_a_client_that_does_not_read() {
     let mut g = gateway("/");
     {
         let mut server: Small<'_> = Server::new(CONFIG);
-        let gid = server.bind(&mut g).unwrap();
+        let gid = server.add_gateway(&mut g).unwrap();
         let id = connect(&mut server, "/", 0);
         server.broadcast_text(gid, "news");
         server.poll(id, 5_000);
@@ -1062,7 +1062,7 @@ fn close_timeout_drops_a_client_that_does_not_read() {
     let mut g = gateway("/");
     {
         let mut server: Small<'_> = Server::new(CONFIG);
-        server.bind(&mut g).unwrap();
+        server.add_gateway(&mut g).unwrap();
         let id = connect(&mut server, "/", 0);
         server
             .close_client(id, CloseCode::NORMAL, "bye", 0)
@@ -1084,7 +1084,7 @@ fn close_timeout_drops_a_client_that_does_not_read() {
 fn pong_in_time_keeps_the_client() {
     let mut g = gateway("/");
     let mut server: Small<'_> = Server::new(CONFIG);
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     let id = connect(&mut server, "/", 0);
     server.poll(id, 5_000);
     let ping = frames(&mut server, id);
@@ -1117,7 +1117,7 @@ fn server_close_waits_for_the_client_close() {
     let mut g = gateway("/");
     {
         let mut server: Small<'_> = Server::new(CONFIG);
-        server.bind(&mut g).unwrap();
+        server.add_gateway(&mut g).unwrap();
         let id = connect(&mut server, "/", 0);
         server
             .close_client(id, CloseCode::NORMAL, "bye", 100)
@@ -1154,7 +1154,7 @@ fn no_second_close_frame_after_ours() {
         let mut g = gateway("/");
         {
             let mut server: Small<'_> = Server::new(CONFIG);
-            server.bind(&mut g).unwrap();
+            server.add_gateway(&mut g).unwrap();
             let id = connect(&mut server, "/", 0);
             server
                 .close_client(id, CloseCode::NORMAL, "bye", 0)
@@ -1180,7 +1180,7 @@ fn server_close_times_out_without_the_client_close() {
     let mut g = gateway("/");
     {
         let mut server: Small<'_> = Server::new(CONFIG);
-        server.bind(&mut g).unwrap();
+        server.add_gateway(&mut g).unwrap();
         let id = connect(&mut server, "/", 0);
         server
             .close_client(id, CloseCode(4000), "kick", 100)
@@ -1204,7 +1204,7 @@ fn server_close_sends_1001_and_503_and_refuses_accept() {
     let mut g = gateway("/");
     {
         let mut server: Small<'_> = Server::new(CONFIG);
-        server.bind(&mut g).unwrap();
+        server.add_gateway(&mut g).unwrap();
         let open = connect(&mut server, "/", 0);
         let mid = server.accept(0).unwrap();
         let req = upgrade_request("/", SAMPLE_KEY);
@@ -1252,7 +1252,7 @@ fn reply_larger_than_tx_is_an_error_the_handler_sees() {
     let mut g = gateway("/");
     {
         let mut server: Small<'_> = Server::new(CONFIG);
-        server.bind(&mut g).unwrap();
+        server.add_gateway(&mut g).unwrap();
         let id = connect(&mut server, "/", 0);
         let out = feed_all(&mut server, id, &text(br#"{"event":"big"}"#), 1);
         assert!(out.is_empty(), "nothing queued: {out:?}");
@@ -1340,7 +1340,7 @@ fn a_short_frame_that_fits_exactly_is_queued() {
         reply_room: 0,
         ..CONFIG
     });
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     let id = connect(&mut server, "/", 0);
     assert!(
         !send_into(&mut server, id, 126, 125),
@@ -1366,7 +1366,7 @@ fn a_long_frame_that_fits_exactly_is_queued() {
     big_stack(|| {
         let mut g = gateway("/");
         let mut server: Box<Server<'_, 1, 70_000, 70_000>> = Box::new(Server::new(CONFIG));
-        server.bind(&mut g).unwrap();
+        server.add_gateway(&mut g).unwrap();
         let id = connect(&mut *server, "/", 0);
         assert!(!send_into(&mut *server, id, 65_538, 65_535));
         assert!(send_into(&mut *server, id, 65_539, 65_535));
@@ -1385,7 +1385,7 @@ fn broadcast_to_a_full_client_is_dropped_and_counted() {
     let mut g = gateway("/");
     {
         let mut server: Small<'_> = Server::new(CONFIG);
-        let gid = server.bind(&mut g).unwrap();
+        let gid = server.add_gateway(&mut g).unwrap();
         let a = connect(&mut server, "/", 0);
         let b = connect(&mut server, "/", 0);
         let shout = text(br#"{"event":"shout"}"#);
@@ -1440,7 +1440,7 @@ fn broadcast_to_a_full_client_is_dropped_and_counted() {
 fn control_frames_wait_for_room_in_tx() {
     let mut g = gateway("/");
     let mut server: Small<'_> = Server::new(CONFIG);
-    let gid = server.bind(&mut g).unwrap();
+    let gid = server.add_gateway(&mut g).unwrap();
     let id = connect(&mut server, "/", 0);
     // Fill TX to 506 of 512 bytes: no room for a 7-byte pong.
     let backlog_a = server_frame(1, &[b'z'; 400]);
@@ -1508,8 +1508,8 @@ fn init_runs_after_init_once_however_often_it_is_called() {
     second.after_init(|runs| *runs += 1);
     {
         let mut server: Small<'_> = Server::new(CONFIG);
-        server.bind(&mut first).unwrap();
-        server.bind(&mut second).unwrap();
+        server.add_gateway(&mut first).unwrap();
+        server.add_gateway(&mut second).unwrap();
         server.init();
         server.init();
         let id = connect(&mut server, "/", 0);
@@ -1528,7 +1528,7 @@ fn init_runs_after_init_once_however_often_it_is_called() {
 fn released_ids_are_not_reused() {
     let mut g = gateway("/");
     let mut server: Server<'_, 1, 512, 512> = Server::new(CONFIG);
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     let old = connect(&mut server, "/", 0);
     server.release(old);
     assert_eq!(server.stats().closed_peer_gone, 1);
@@ -1692,7 +1692,7 @@ mod oracle {
         big_stack(|| {
             let mut g = gateway("/");
             let mut server: Box<Server<'_, 1, 70_000, 140_000>> = Box::new(Server::new(CONFIG));
-            server.bind(&mut g).unwrap();
+            server.add_gateway(&mut g).unwrap();
             server.init();
 
             // The oracle's upgrade request, and its check of our 101.
@@ -1852,7 +1852,7 @@ mod utf8_property {
 
             let mut g = gateway("/");
             let mut server: Small<'_> = Server::new(CONFIG);
-            server.bind(&mut g).unwrap();
+            server.add_gateway(&mut g).unwrap();
             let id = connect(&mut server, "/", 0);
             let mut pos = 0;
             let mut out = Vec::new();
@@ -1909,7 +1909,7 @@ fn close_frame(code: u16, reason: &str) -> Vec<u8> {
 fn a_turn_ends_after_messages_per_turn_messages() {
     let mut g = gateway("/");
     let mut server: Server<'_, 2, 512, 4096> = Server::new(CONFIG);
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     let id = connect(&mut server, "/", 0);
     let unknown = text(br#"{"event":"nope"}"#);
     let bytes: Vec<u8> = (0..20).flat_map(|_| unknown.clone()).collect();
@@ -1929,7 +1929,7 @@ fn a_turn_ends_after_messages_per_turn_messages() {
         messages_per_turn: 0,
         ..CONFIG
     });
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     let id = connect(&mut server, "/", 0);
     assert_eq!(server.feed(id, &bytes, 1), Ok(bytes.len()));
     assert_eq!(server.stats().dropped_unknown_event, 20);
@@ -1941,7 +1941,7 @@ fn a_turn_ends_when_its_broadcasts_took_the_share_of_the_others_buffers() {
     // per turn (at most TX/2 = 2048 here), the third shout ends the turn: 1212 >= 1024.
     let mut g = gateway("/");
     let mut server: Server<'_, 3, 512, 4096> = Server::new(CONFIG);
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     let loud = connect(&mut server, "/", 0);
     let member = connect(&mut server, "/", 0);
     let shout = text(br#"{"event":"shout"}"#);
@@ -1972,7 +1972,7 @@ fn reply_room_scales_with_the_message_and_no_reply_is_lost() {
     // written; every reply arrives, in order, and nothing is counted as failed.
     let mut g = gateway("/");
     let mut server: Server<'_, 1, 2048, 4096> = Server::new(CONFIG);
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     let id = connect(&mut server, "/", 0);
     let msgs: Vec<Vec<u8>> = (0..6).map(|_| echo_message(1500)).collect();
     let bytes: Vec<u8> = msgs.iter().flat_map(|m| text(m)).collect();
@@ -1998,7 +1998,7 @@ fn the_largest_message_is_one_whose_echo_fits_the_transmit_buffer() {
     assert_eq!(Connection::<100_000, 65_540>::MAX_MESSAGE, 65_535);
     let mut g = gateway("/");
     let mut server: Server<'_, 1, 4096, 4096> = Server::new(CONFIG);
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     let id = connect(&mut server, "/", 0);
     let largest = echo_message(4092);
     assert_eq!(
@@ -2022,7 +2022,7 @@ fn an_exception_that_does_not_fit_goes_without_its_data_or_closes_with_1011() {
     })
     .unwrap();
     let mut server: Server<'_, 1, 1024, 1024> = Server::new(CONFIG);
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     let id = connect(&mut server, "/", 0);
     // The exception quoting 960 bytes of data would not fit 1,024 bytes: it goes without
     // `cause.data`, as NestJS writes it for a message without data.
@@ -2061,7 +2061,7 @@ fn a_message_that_trickles_in_is_failed_with_1008_at_its_deadline() {
         },
         ..CONFIG
     });
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     let id = connect(&mut server, "/", 0);
     assert_eq!(server.next_deadline(id), Some(5_000), "the ping timer only");
     let msg = text(br#"{"event":"echo","data":1}"#);
@@ -2096,7 +2096,7 @@ fn a_message_that_trickles_in_is_failed_with_1008_at_its_deadline() {
         },
         ..CONFIG
     });
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     let id = connect(&mut server, "/", 0);
     let part = frame(false, OpCode::Text, br#"{"event":"echo","#);
     assert_eq!(server.feed(id, &part, 100), Ok(part.len()));
@@ -2123,7 +2123,7 @@ fn a_message_that_trickles_in_is_failed_with_1008_at_its_deadline() {
         },
         ..CONFIG
     });
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     let id = connect(&mut server, "/", 0);
     assert_eq!(server.feed(id, &part[..1], 0), Ok(1));
     assert_eq!(server.next_deadline(id), None);
@@ -2136,7 +2136,7 @@ fn each_address_holds_at_most_max_per_address_slots() {
         max_per_address: 2,
         ..CONFIG
     });
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     let a: std::net::IpAddr = "192.0.2.7".parse().unwrap();
     let mapped: std::net::IpAddr = "::ffff:192.0.2.7".parse().unwrap();
     let first = server.accept_from(a, 0).unwrap();
@@ -2167,7 +2167,7 @@ fn each_address_holds_at_most_max_per_address_slots() {
 fn a_bare_lf_in_the_head_is_answered_with_400_at_once() {
     let mut g = gateway("/");
     let mut server: Small<'_> = Server::new(CONFIG);
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     let id = server.accept(0).unwrap();
     // The request line alone, ended by a bare LF: no need to wait for the blank line.
     assert_eq!(server.feed(id, b"GET / HTTP/1.1\n", 1), Ok(15));
@@ -2186,7 +2186,7 @@ fn a_bare_lf_in_the_head_is_answered_with_400_at_once() {
 fn an_absolute_form_target_is_routed_by_its_path() {
     let mut g = gateway("/chat");
     let mut server: Small<'_> = Server::new(CONFIG);
-    server.bind(&mut g).unwrap();
+    server.add_gateway(&mut g).unwrap();
     let id = server.accept(0).unwrap();
     let req = upgrade_request("http://device.local:8080/chat?x=1", SAMPLE_KEY);
     assert_eq!(server.feed(id, &req, 0), Ok(req.len()));

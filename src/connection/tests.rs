@@ -179,34 +179,34 @@ fn messages_pings_and_fragments() {
 
 #[test]
 fn protocol_errors_fail_with_their_codes() {
-    let cases: [(Vec<u8>, u16, &str, CloseReason); 4] = [
+    let cases: [(Vec<u8>, u16, &str, DisconnectCause); 4] = [
         // Unmasked client frame.
         (
             server(OpCode::Text, b"x"),
             1002,
             "protocol error",
-            CloseReason::ProtocolError,
+            DisconnectCause::ProtocolError,
         ),
         // A continuation with nothing to continue.
         (
             client(true, OpCode::Continuation, b"x"),
             1002,
             "protocol error",
-            CloseReason::ProtocolError,
+            DisconnectCause::ProtocolError,
         ),
         // Text that is not UTF-8.
         (
             client(true, OpCode::Text, &[0xff]),
             1007,
             "invalid UTF-8",
-            CloseReason::InvalidUtf8,
+            DisconnectCause::InvalidUtf8,
         ),
         // Over the largest message (508 for 512-byte buffers), refused at its header.
         (
             client(true, OpCode::Binary, &[0; 509])[..8].to_vec(),
             1009,
             "message too big",
-            CloseReason::TooBig,
+            DisconnectCause::TooBig,
         ),
     ];
     for (input, code, reason, why) in cases {
@@ -216,7 +216,7 @@ fn protocol_errors_fail_with_their_codes() {
             events,
             [Event::Closed(Disconnect {
                 code: CloseCode(code),
-                reason: why
+                cause: why
             })],
             "{code}"
         );
@@ -246,7 +246,7 @@ fn the_peers_close_is_echoed_and_ours_is_answered() {
         events,
         [Event::Closed(Disconnect {
             code: CloseCode(4000),
-            reason: CloseReason::Peer
+            cause: DisconnectCause::Peer
         })]
     );
     assert_eq!(
@@ -270,7 +270,7 @@ fn the_peers_close_is_echoed_and_ours_is_answered() {
         events,
         [Event::Closed(Disconnect {
             code: CloseCode(1001),
-            reason: CloseReason::Server
+            cause: DisconnectCause::Server
         })]
     );
     assert!(c.wants_close());
@@ -288,7 +288,7 @@ fn timers_ping_then_drop_and_close_timeout() {
         c.poll(8_000, &T),
         Some(Event::Closed(Disconnect {
             code: CloseCode::ABNORMAL,
-            reason: CloseReason::IdleTimeout
+            cause: DisconnectCause::IdleTimeout
         }))
     );
     assert!(c.wants_close());
@@ -308,7 +308,7 @@ fn timers_ping_then_drop_and_close_timeout() {
         c.poll(1_600, &T),
         Some(Event::Closed(Disconnect {
             code: CloseCode::ABNORMAL,
-            reason: CloseReason::CloseTimeout
+            cause: DisconnectCause::CloseTimeout
         }))
     );
 }
@@ -328,7 +328,7 @@ fn a_message_must_arrive_within_its_deadline() {
         c.poll(3_100, &T),
         Some(Event::Closed(Disconnect {
             code: CloseCode::POLICY_VIOLATION,
-            reason: CloseReason::MessageTimeout
+            cause: DisconnectCause::MessageTimeout
         }))
     );
     assert_eq!(

@@ -845,7 +845,7 @@ impl<const N: usize, const RX: usize, const TX: usize, const G: usize> WebSocket
         self.inner
             .server
             .borrow_mut()
-            .bind(gateway)
+            .add_gateway(gateway)
             .map_err(|e| io::Error::other(std::format!("{e}")))
     }
 

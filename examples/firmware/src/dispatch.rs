@@ -116,7 +116,7 @@ pub fn spawn(spawner: Spawner, stack: Stack<'static>) {
     let server = SERVER.init(Mutex::new(RefCell::new(Server::new(Config::DEFAULT))));
     server.lock(|s| {
         let mut s = s.borrow_mut();
-        unwrap!(s.bind(ECHO.init(crate::echo_gateway())));
+        unwrap!(s.add_gateway(ECHO.init(crate::echo_gateway())));
         s.init();
     });
     let server: &'static Shared = server;

@@ -382,7 +382,7 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
         &mut self,
         gateway: &'static mut dyn Service,
     ) -> Result<GatewayId, ServerError> {
-        self.server.get_mut().get_mut().bind(gateway)
+        self.server.get_mut().get_mut().add_gateway(gateway)
     }
 
     fn close(&mut self) {

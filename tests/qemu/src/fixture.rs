@@ -118,7 +118,7 @@ pub fn session(chunks: &[&[u8]]) -> Result<Session, Failure> {
     let mut g = gateway("/");
     let (out, stats, wants_close) = {
         let mut server: Small<'_> = Server::new(CONFIG);
-        check!(server.bind(&mut g).is_ok());
+        check!(server.add_gateway(&mut g).is_ok());
         server.init();
         let id = connect(&mut server, "/", 0)?;
         let mut out = Bytes::new();

@@ -14,7 +14,7 @@ pub fn exact_101_for_the_rfc_sample_key() -> Outcome {
     check_bytes!(accept_key(SAMPLE_KEY.as_bytes()), SAMPLE_ACCEPT.as_bytes());
     let mut g = gateway("/");
     let mut server: Small<'_> = Server::new(CONFIG);
-    check!(server.bind(&mut g).is_ok());
+    check!(server.add_gateway(&mut g).is_ok());
     server.init();
     let id = ok!(server.accept(0));
     let req = upgrade_request("/", SAMPLE_KEY);
@@ -35,7 +35,7 @@ pub fn exact_101_for_the_rfc_sample_key() -> Outcome {
 pub fn firefox_connection_keep_alive_upgrade() -> Outcome {
     let mut g = gateway("/");
     let mut server: Small<'_> = Server::new(CONFIG);
-    check!(server.bind(&mut g).is_ok());
+    check!(server.add_gateway(&mut g).is_ok());
     let id = ok!(server.accept(0));
     let req = request(
         "GET / HTTP/1.1",
@@ -58,7 +58,7 @@ pub fn firefox_connection_keep_alive_upgrade() -> Outcome {
 pub fn one_byte_per_feed() -> Outcome {
     let mut g = gateway("/");
     let mut server: Small<'_> = Server::new(CONFIG);
-    check!(server.bind(&mut g).is_ok());
+    check!(server.add_gateway(&mut g).is_ok());
     let id = ok!(server.accept(0));
     let req = upgrade_request("/", SAMPLE_KEY);
     for (i, b) in req.iter().enumerate() {
@@ -94,7 +94,7 @@ fn refused(req: &[u8], max_head: usize, expected: &[u8], counter: fn(&Stats) -> 
     let mut g = gateway("/ws");
     {
         let mut server: Server<'_, 2, 8192, 1024> = Server::new(Config { max_head, ..CONFIG });
-        check!(server.bind(&mut g).is_ok());
+        check!(server.add_gateway(&mut g).is_ok());
         server.init();
         let id = ok!(server.accept(0));
         check_eq!(server.feed(id, req, 0), Ok(req.len()));
@@ -268,7 +268,7 @@ pub fn refusal_431() -> Outcome {
     {
         let mut g = gateway("/ws");
         let mut server: Server<'_, 2, 8192, 1024> = Server::new(Config { max_head, ..CONFIG });
-        check!(server.bind(&mut g).is_ok());
+        check!(server.add_gateway(&mut g).is_ok());
         let id = ok!(server.accept(0));
         check_eq!(server.feed(id, &req, 0), Ok(req.len()));
         check_bytes!(drain(&mut server, id)?, SAMPLE_101);
@@ -311,7 +311,7 @@ pub fn refusal_431() -> Outcome {
 pub fn refusal_503_when_full() -> Outcome {
     let mut g = gateway("/");
     let mut server: Small<'_> = Server::new(CONFIG);
-    check!(server.bind(&mut g).is_ok());
+    check!(server.add_gateway(&mut g).is_ok());
     let a = ok!(server.accept(0));
     let b = ok!(server.accept(0));
     check!(a != b);
@@ -336,7 +336,7 @@ pub fn refusal_503_when_full() -> Outcome {
 pub fn refusal_408_by_timer() -> Outcome {
     let mut g = gateway("/");
     let mut server: Small<'_> = Server::new(CONFIG);
-    check!(server.bind(&mut g).is_ok());
+    check!(server.add_gateway(&mut g).is_ok());
     let id = ok!(server.accept(100));
     let req = upgrade_request("/", SAMPLE_KEY);
     let part = &req[..req.len() - 3];

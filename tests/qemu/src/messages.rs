@@ -11,7 +11,7 @@ use wsgate::{Config, Server};
 pub fn echo_reply_exact() -> Outcome {
     let mut g = gateway("/");
     let mut server: Small<'_> = Server::new(CONFIG);
-    ok!(server.bind(&mut g));
+    ok!(server.add_gateway(&mut g));
     server.init();
     let id = connect(&mut server, "/", 0)?;
     // Whitespace compacted as `JSON.stringify` prints it.
@@ -33,7 +33,7 @@ pub fn nestjs_events_one_two_three() -> Outcome {
     let mut g = gateway("/");
     {
         let mut server: Small<'_> = Server::new(CONFIG);
-        ok!(server.bind(&mut g));
+        ok!(server.add_gateway(&mut g));
         let id = connect(&mut server, "/", 0)?;
         let out = feed_all(
             &mut server,
@@ -59,7 +59,7 @@ pub fn nestjs_events_one_two_three() -> Outcome {
 pub fn exception_frames_byte_for_byte() -> Outcome {
     let mut g = gateway("/");
     let mut server: Small<'_> = Server::new(CONFIG);
-    ok!(server.bind(&mut g));
+    ok!(server.add_gateway(&mut g));
     let id = connect(&mut server, "/", 0)?;
     let cases: [(&[u8], &[u8]); 5] = [
         (
@@ -107,7 +107,7 @@ pub fn drops_are_silent_and_counted() -> Outcome {
     let mut g = gateway("/");
     {
         let mut server: Small<'_> = Server::new(CONFIG);
-        ok!(server.bind(&mut g));
+        ok!(server.add_gateway(&mut g));
         let id = connect(&mut server, "/", 0)?;
         for msg in [
             &br#"{"event":"echo","data":"#[..],
@@ -155,7 +155,7 @@ pub fn request_and_first_frames_in_one_feed() -> Outcome {
         reply_room: 400,
         ..CONFIG
     });
-    ok!(server.bind(&mut g));
+    ok!(server.add_gateway(&mut g));
     let id = ok!(server.accept(0));
     let msg = br#"{"event":"echo","data":{"a":[1,2,3]}}"#;
     let bytes = cat(&[
@@ -190,7 +190,7 @@ pub fn message_waits_for_reply_room() -> Outcome {
         reply_room: 600,
         ..CONFIG
     });
-    ok!(server.bind(&mut g));
+    ok!(server.add_gateway(&mut g));
     let id = connect(&mut server, "/", 0)?;
     let a = echo_message(480);
     let b = echo_message(480);
@@ -215,7 +215,7 @@ pub fn reply_larger_than_tx_is_an_error() -> Outcome {
     let mut g = gateway("/");
     {
         let mut server: Small<'_> = Server::new(CONFIG);
-        ok!(server.bind(&mut g));
+        ok!(server.add_gateway(&mut g));
         let id = connect(&mut server, "/", 0)?;
         check_bytes!(
             feed_all(&mut server, id, &text(br#"{"event":"big"}"#), 1)?,
@@ -242,7 +242,7 @@ pub fn broadcast_to_two_clients() -> Outcome {
     let mut g = gateway("/");
     {
         let mut server: Small<'_> = Server::new(CONFIG);
-        let gid = ok!(server.bind(&mut g));
+        let gid = ok!(server.add_gateway(&mut g));
         let a = connect(&mut server, "/", 0)?;
         let b = connect(&mut server, "/", 0)?;
         check!(a != b);
@@ -314,7 +314,7 @@ type Big<'g> = Server<'g, 1, 70_000, 70_000>;
 pub fn frame_lengths_both_ways() -> Outcome {
     let mut g = gateway("/");
     let mut server: Big<'_> = Server::new(CONFIG);
-    ok!(server.bind(&mut g));
+    ok!(server.add_gateway(&mut g));
     server.init();
     let id = connect(&mut server, "/", 0)?;
     let mut msg_buf = [0u8; 65_536];
@@ -450,7 +450,7 @@ pub fn short_frame_that_fits_exactly() -> Outcome {
         reply_room: 0,
         ..CONFIG
     });
-    ok!(server.bind(&mut g));
+    ok!(server.add_gateway(&mut g));
     let id = connect(&mut server, "/", 0)?;
     check!(!send_into(&mut server, id, 126, 125)?);
     check!(send_into(&mut server, id, 127, 125)?);
@@ -466,7 +466,7 @@ pub fn long_frame_that_fits_exactly() -> Outcome {
         reply_room: 0,
         ..CONFIG
     });
-    ok!(server.bind(&mut g));
+    ok!(server.add_gateway(&mut g));
     let id = connect(&mut server, "/", 0)?;
     check!(!send_into(&mut server, id, 65_538, 65_535)?);
     for free in 65_539..=65_546 {

@@ -178,7 +178,7 @@ pub fn invalid_utf8_is_1007() -> Outcome {
     // Fails fast: the close goes out when the bad byte arrives, mid-frame.
     let mut g = gateway("/");
     let mut server: Small<'_> = Server::new(CONFIG);
-    ok!(server.bind(&mut g));
+    ok!(server.add_gateway(&mut g));
     let id = connect(&mut server, "/", 0)?;
     let mut payload = [b'a'; 103];
     payload[..3].copy_from_slice(b"ab\xc0");
@@ -236,7 +236,7 @@ pub fn client_close_is_echoed() -> Outcome {
         let mut g = gateway("/");
         let id = {
             let mut server: Small<'_> = Server::new(CONFIG);
-            ok!(server.bind(&mut g));
+            ok!(server.add_gateway(&mut g));
             let id = connect(&mut server, "/", 0)?;
             let f = close(code, b"done");
             check_eq!(server.feed(id, &f, 1), Ok(f.len()));
@@ -265,7 +265,7 @@ pub fn server_close_waits_for_the_client() -> Outcome {
     let mut g = gateway("/");
     {
         let mut server: Small<'_> = Server::new(CONFIG);
-        ok!(server.bind(&mut g));
+        ok!(server.add_gateway(&mut g));
         let id = connect(&mut server, "/", 0)?;
         ok!(server.close_client(id, CloseCode::NORMAL, "bye", 100));
         check_bytes!(drain(&mut server, id)?, server_frame(8, b"\x03\xe8bye"));
@@ -293,7 +293,7 @@ pub fn server_close_waits_for_the_client() -> Outcome {
         let mut g = gateway("/");
         {
             let mut server: Small<'_> = Server::new(CONFIG);
-            ok!(server.bind(&mut g));
+            ok!(server.add_gateway(&mut g));
             let id = connect(&mut server, "/", 0)?;
             ok!(server.close_client(id, CloseCode::NORMAL, "bye", 0));
             check_bytes!(drain(&mut server, id)?, server_frame(8, b"\x03\xe8bye"));
@@ -312,7 +312,7 @@ pub fn shutdown_sends_1001_and_503() -> Outcome {
     let mut g = gateway("/");
     {
         let mut server: Small<'_> = Server::new(CONFIG);
-        ok!(server.bind(&mut g));
+        ok!(server.add_gateway(&mut g));
         let open = connect(&mut server, "/", 0)?;
         let mid = ok!(server.accept(0));
         let req = upgrade_request("/", SAMPLE_KEY);

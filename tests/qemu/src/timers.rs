@@ -10,7 +10,7 @@ pub fn ping_after_silence_then_drop_without_pong() -> Outcome {
     let mut g = gateway("/");
     {
         let mut server: Small<'_> = Server::new(CONFIG);
-        ok!(server.bind(&mut g));
+        ok!(server.add_gateway(&mut g));
         let id = connect(&mut server, "/", 1_000)?;
         check_eq!(server.next_deadline(id), Some(6_000));
         server.poll(id, 5_999);
@@ -38,7 +38,7 @@ pub fn ping_after_silence_then_drop_without_pong() -> Outcome {
 pub fn pong_in_time_keeps_the_client() -> Outcome {
     let mut g = gateway("/");
     let mut server: Small<'_> = Server::new(CONFIG);
-    ok!(server.bind(&mut g));
+    ok!(server.add_gateway(&mut g));
     let id = connect(&mut server, "/", 0)?;
     server.poll(id, 5_000);
     check_bytes!(drain(&mut server, id)?, server_frame(9, b"wsgate"));
@@ -71,7 +71,7 @@ pub fn timeouts_drop_a_client_that_does_not_read() -> Outcome {
     let mut g = gateway("/");
     {
         let mut server: Small<'_> = Server::new(CONFIG);
-        let gid = ok!(server.bind(&mut g));
+        let gid = ok!(server.add_gateway(&mut g));
         let id = connect(&mut server, "/", 0)?;
         server.broadcast_text(gid, "news");
         server.poll(id, 5_000);
@@ -87,7 +87,7 @@ pub fn timeouts_drop_a_client_that_does_not_read() -> Outcome {
     let mut g = gateway("/");
     {
         let mut server: Small<'_> = Server::new(CONFIG);
-        ok!(server.bind(&mut g));
+        ok!(server.add_gateway(&mut g));
         let id = connect(&mut server, "/", 0)?;
         ok!(server.close_client(id, CloseCode(4000), "kick", 100));
         check_bytes!(server.output(id), server_frame(8, b"\x0f\xa0kick"));
@@ -109,7 +109,7 @@ pub fn timers_past_u32_milliseconds() -> Outcome {
     const T0: u64 = (1 << 32) - 1_000;
     let mut g = gateway("/");
     let mut server: Small<'_> = Server::new(CONFIG);
-    ok!(server.bind(&mut g));
+    ok!(server.add_gateway(&mut g));
     let id = connect(&mut server, "/", T0)?;
     check_eq!(server.next_deadline(id), Some(T0 + 5_000));
     server.poll(id, T0 + 4_999);
