@@ -123,6 +123,7 @@ pub enum Event {
 /// The result of one [`Connection::feed`] call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[must_use = "`consumed` says how much input was taken; the rest must be fed again"]
 pub struct Feed {
     /// How many input bytes were used. The caller keeps the rest and feeds it again after
     /// handling `event` (or after flushing output when `event` is `None` and bytes are left).
@@ -216,7 +217,7 @@ pub enum Phase {
 
 /// The transmit buffer: frames are appended whole, the transport takes bytes from the front.
 #[derive(Debug)]
-pub struct TxBuf<const TX: usize> {
+pub(crate) struct TxBuf<const TX: usize> {
     buf: [u8; TX],
     start: usize,
     end: usize,
@@ -237,22 +238,22 @@ impl<const TX: usize> TxBuf<TX> {
     }
 
     /// Bytes waiting to be sent.
-    pub fn pending(&self) -> &[u8] {
+    pub(crate) fn pending(&self) -> &[u8] {
         self.buf.get(self.start..self.end).unwrap_or(&[])
     }
 
     /// Number of bytes waiting to be sent.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.end.saturating_sub(self.start)
     }
 
     /// True when nothing waits to be sent.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Room for new frames (after compaction).
-    pub fn free(&self) -> usize {
+    pub(crate) fn free(&self) -> usize {
         TX.saturating_sub(self.len())
     }
 
@@ -330,8 +331,6 @@ impl<const TX: usize> TxBuf<TX> {
 /// Where frames for one client are written: the transmit side of a connection, seen by the
 /// gateway layer without knowing the buffer sizes.
 pub trait Outbox {
-    /// True when the WebSocket is open and accepts data frames.
-    fn is_open(&self) -> bool;
     /// Queues one whole frame; `fill` writes the payload and returns its length (`None`: it
     /// did not fit). Nothing is queued on error.
     fn send_with(
@@ -601,17 +600,6 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
         }
     }
 
-    /// Splits the connection into the request head (read) and its outbox (write), so a
-    /// server can run a connect hook that reads the head and sends frames.
-    pub fn head_and_outbox(&mut self) -> (&[u8], &mut dyn Outbox) {
-        let head = if matches!(self.phase, Phase::Request | Phase::Open) {
-            self.rx.get(..self.rx_len).unwrap_or(&[])
-        } else {
-            &[]
-        };
-        (head, &mut self.tx as &mut dyn Outbox)
-    }
-
     /// Splits the connection into the request head (as [`Connection::request_head`]) and the
     /// side that accepts it, so that a server can parse the head once, accept the upgrade
     /// and run its connect hooks on that parse while they write frames.
@@ -629,8 +617,8 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     }
 
     /// Accepts the upgrade: queues the 101 response with `Sec-WebSocket-Accept` for `key` and
-    /// the chosen subprotocol. The request head stays readable through
-    /// [`Connection::head_and_outbox`] until the first frame byte is fed.
+    /// the chosen subprotocol. Read what you need of [`Connection::request_head`] first: it
+    /// is empty once the connection is open.
     pub fn accept(&mut self, key: &[u8], protocol: Option<&str>) -> Result<(), SendError> {
         self.head_and_answer().1.accept(key, protocol).map(drop)
     }
@@ -1208,9 +1196,6 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
 }
 
 impl<const TX: usize> Outbox for TxBuf<TX> {
-    fn is_open(&self) -> bool {
-        true
-    }
     fn send_with(
         &mut self,
         opcode: OpCode,

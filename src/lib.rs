@@ -68,11 +68,16 @@ pub mod server;
 pub mod stats;
 pub mod transport;
 
+// What an application names: the server and its settings, a gateway and what its handlers
+// see, the results and errors of the API, and the counters.
 pub use adapter::WebSocketAdapter;
-pub use connection::Connection;
-pub use gateway::{ClientId, ConnectInfo, Context, Data, Gateway, HandlerError, HandlerResult};
+pub use connection::{Connection, MessageKind, SendError, Timeouts};
+pub use gateway::{
+    Broadcast, ClientId, ConnectInfo, Context, Data, DropReason, Gateway, GatewayId, HandlerError,
+    HandlerResult, Service,
+};
 pub use protocol::close::CloseCode;
-pub use server::{Config, Page, Server};
+pub use server::{Config, Page, Refused, Server, ServerError};
 pub use stats::Stats;
 
 /// The README's code compiles (checked by `cargo test --doc`).

@@ -503,6 +503,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
     /// of the turn ([`Config::messages_per_turn`], [`Config::peer_bytes_per_turn`]). Write
     /// [`Server::output`] out, let the other clients have their turns, then call
     /// [`Server::resume`] and feed the rest.
+    #[must_use = "input past the bytes used was not taken: feed it again on the next turn"]
     pub fn feed(&mut self, id: ClientId, input: &[u8], now: u64) -> Result<usize, ServerError> {
         let idx = self.index(id)?;
         Ok(self.feed_slot(idx, input, now))
@@ -549,6 +550,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
 
     /// Dispatches a message that waited for transmit room, if there is room now. Call it
     /// after writing output out. Returns true when it dispatched one (write the output again).
+    #[must_use = "true means a message was dispatched and its output must be written"]
     pub fn resume(&mut self, id: ClientId, now: u64) -> Result<bool, ServerError> {
         let idx = self.index(id)?;
         let waiting = self.slots.get(idx).is_some_and(|s| s.deferred.is_some());
@@ -593,6 +595,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
 
     /// Copies up to `out.len()` bytes of [`Server::output`] into `out` and marks them
     /// written; returns how many. For transports that write from a buffer of their own.
+    #[must_use = "the bytes copied are consumed: they must be written"]
     pub fn take_output(&mut self, id: ClientId, out: &mut [u8]) -> usize {
         let pending = self.output(id);
         let n = pending.len().min(out.len());
@@ -721,6 +724,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
 
     /// The next slot whose transport task should wake up to write (frames were queued for it
     /// by another client's handler, a broadcast or a close). Clears the flag.
+    #[must_use = "the flag is cleared: the slot must be woken"]
     pub fn take_wake(&mut self) -> Option<usize> {
         if !self.wakes {
             return None;

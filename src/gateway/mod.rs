@@ -189,7 +189,7 @@ impl DropReason {
     }
 
     /// The drop reason for an envelope that could not be parsed.
-    pub fn from_envelope(e: EnvelopeError) -> Self {
+    pub(crate) fn from_envelope(e: EnvelopeError) -> Self {
         match e {
             EnvelopeError::NotAnObject => DropReason::NotAnObject,
             EnvelopeError::NoEvent => DropReason::NoEvent,
@@ -502,7 +502,7 @@ impl<'a> Context<'a> {
 }
 
 /// Writes `{"event":"<event>","data":<data>}` as one text frame.
-pub fn send_response<T: Serialize + ?Sized>(
+pub(crate) fn send_response<T: Serialize + ?Sized>(
     out: &mut dyn Outbox,
     event: &str,
     data: &T,
@@ -523,7 +523,11 @@ pub fn send_response<T: Serialize + ?Sized>(
 /// Empty `data` means no data: `{"event":"<event>"}`, as `JSON.stringify` writes a
 /// response whose `data` is `undefined`. `data` that is not UTF-8 is refused
 /// ([`SendError::Serialize`]): a text frame must be UTF-8.
-pub fn send_raw_response(out: &mut dyn Outbox, event: &str, data: &[u8]) -> Result<(), SendError> {
+pub(crate) fn send_raw_response(
+    out: &mut dyn Outbox,
+    event: &str,
+    data: &[u8],
+) -> Result<(), SendError> {
     // One pass finds both whether `data` needs a UTF-8 check and whether it needs
     // compaction.
     let kinds = json::byte_kinds(data);
@@ -543,19 +547,6 @@ pub fn send_raw_response(out: &mut dyn Outbox, event: &str, data: &[u8]) -> Resu
     })
 }
 
-/// Writes NestJS's exception frame for a failure of the handler of `pattern`.
-pub fn send_exception(
-    out: &mut dyn Outbox,
-    err: &HandlerError,
-    pattern: &str,
-    data: Option<&[u8]>,
-) -> Result<(), SendError> {
-    match err.exception() {
-        Exception::Object(object) => send_exception_object(out, object),
-        Exception::Message(message) => send_exception_message(out, message, pattern, data),
-    }
-}
-
 /// Writes `{"event":"exception","data":<object>}` (a `WsException` thrown with an object).
 fn send_exception_object(out: &mut dyn Outbox, object: &str) -> Result<(), SendError> {
     out.send_with(OpCode::Text, &mut |buf| {
@@ -569,7 +560,7 @@ fn send_exception_object(out: &mut dyn Outbox, object: &str) -> Result<(), SendE
 
 /// Writes `{"event":"exception","data":{"status":"error","message":<message>,"cause":
 /// {"pattern":<pattern>,"data":<data>}}}`, as NestJS's `BaseWsExceptionFilter` sends it.
-pub fn send_exception_message(
+pub(crate) fn send_exception_message(
     out: &mut dyn Outbox,
     message: &str,
     pattern: &str,
@@ -903,9 +894,6 @@ mod tests {
     }
 
     impl Outbox for Recorder {
-        fn is_open(&self) -> bool {
-            true
-        }
         fn send_with(
             &mut self,
             opcode: OpCode,

@@ -309,6 +309,7 @@ fn escape_walk(s: &str, sink: &mut impl Sink) -> bool {
 /// let n = write_json_string("a\"b\u{1f}", &mut buf).unwrap();
 /// assert_eq!(&buf[..n], br#""a\"b\u001f""#);
 /// ```
+#[must_use = "the length written is the only way to know what was written"]
 pub fn write_json_string(s: &str, out: &mut [u8]) -> Option<usize> {
     let mut w = Writer::new(out);
     escape_walk(s, &mut w).then_some(w.len())

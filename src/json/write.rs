@@ -81,6 +81,7 @@ fn compact_walk(src: &[u8], kinds: ByteKinds, sink: &mut impl Sink) -> bool {
 /// numbers are copied as they are. Returns the length written, or `None` if it does not fit.
 ///
 /// The input is assumed valid; other input never panics but gives unspecified output.
+#[must_use = "the length written is the only way to know what was written"]
 pub fn compact_json(src: &[u8], out: &mut [u8]) -> Option<usize> {
     compact_json_with(src, space_kinds(src), out)
 }

@@ -38,6 +38,7 @@ pub const fn encoded_len(n: usize) -> usize {
 /// assert_eq!(encode(b"hello", &mut out), Some(8));
 /// assert_eq!(&out, b"aGVsbG8=");
 /// ```
+#[must_use = "the length written is the only way to know what was written"]
 pub fn encode(input: &[u8], out: &mut [u8]) -> Option<usize> {
     let n = encoded_len(input.len());
     let dst = out.get_mut(..n)?;
@@ -75,6 +76,7 @@ pub fn encode(input: &[u8], out: &mut [u8]) -> Option<usize> {
 /// assert_eq!(decode(b"aGVsbG9=", &mut out), None); // unused bits set
 /// assert_eq!(decode(b"aGVsbG8", &mut out), None); // padding missing
 /// ```
+#[must_use = "the length written is the only way to know what was written"]
 pub fn decode(input: &[u8], out: &mut [u8]) -> Option<usize> {
     if !input.len().is_multiple_of(4) {
         return None;

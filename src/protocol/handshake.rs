@@ -385,6 +385,7 @@ pub fn accept_key(key: &[u8]) -> [u8; 28] {
 ///       Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
 /// );
 /// ```
+#[must_use = "the length written is the only way to know what was written"]
 pub fn write_accept(out: &mut [u8], key: &[u8], protocol: Option<&str>) -> Option<usize> {
     let accept = accept_key(key);
     let mut w = Writer::new(out);

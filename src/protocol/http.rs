@@ -157,6 +157,7 @@ too many connections from this address\n";
 /// assert!(out[..n].starts_with(b"HTTP/1.1 404 Not Found\r\n"));
 /// assert!(out[..n].ends_with(b"\r\n\r\nno gateway at /x\n"));
 /// ```
+#[must_use = "the length written is the only way to know what was written"]
 pub fn write_error(out: &mut [u8], err: &HttpError) -> Option<usize> {
     let mut w = Writer::new(out);
     w.put(b"HTTP/1.1 ")?;
@@ -196,6 +197,7 @@ pub fn write_error(out: &mut [u8], err: &HttpError) -> Option<usize> {
 ///       Cache-Control: no-cache\r\nConnection: close\r\n\r\n"
 /// );
 /// ```
+#[must_use = "the length written is the only way to know what was written"]
 pub fn write_page_head(out: &mut [u8], content_type: &str, body_len: usize) -> Option<usize> {
     let mut w = Writer::new(out);
     w.put(b"HTTP/1.1 200 OK\r\nContent-Type: ")?;

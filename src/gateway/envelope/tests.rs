@@ -648,9 +648,6 @@ fn array_envelope() {
 struct Frames(Vec<Vec<u8>>);
 
 impl crate::connection::Outbox for Frames {
-    fn is_open(&self) -> bool {
-        true
-    }
     fn send_with(
         &mut self,
         opcode: crate::protocol::frame::OpCode,

@@ -319,7 +319,7 @@ impl<M: RawMutex, const N: usize, const RX: usize, const TX: usize, const G: usi
 }
 
 /// An embassy-net TCP socket as a session [`Socket`].
-pub struct WsSocket<'a>(pub TcpSocket<'a>);
+pub(crate) struct WsSocket<'a>(pub(crate) TcpSocket<'a>);
 
 impl embedded_io_async::ErrorType for WsSocket<'_> {
     type Error = embassy_net::tcp::Error;
