@@ -14,7 +14,6 @@ use embedded_io_async::Write;
 use static_cell::StaticCell;
 use wsgate::Connection;
 use wsgate::connection::Event;
-use wsgate::protocol::frame::OpCode;
 use wsgate::protocol::handshake::{Request, validate_upgrade};
 use wsgate::protocol::http::SERVER_FULL_RESPONSE;
 
