@@ -5,21 +5,28 @@
 //! no heap: fixed handler tables, fixed connection slots, buffers sized at compile time, and
 //! no panic on any input.
 //!
-//! Layers, bottom up (see `DESIGN.md` of the project):
+//! Layers, bottom up (see `DESIGN.md` of the project); each names only the layers below it:
 //!
+//! - [`stats`]: the counters, a leaf (as is the crate-private byte toolkit `bytes`).
 //! - [`protocol`]: the wire. HTTP/1.1 upgrade, frame codec, close codes, UTF-8. Pure functions
 //!   over byte slices.
 //! - [`json`]: JSON scanning, validation, strings and writing, in place and bounded; beside
 //!   `protocol`, knowing nothing of events or WebSocket.
 //! - [`connection`]: one client's sans-IO state machine: bytes in, bytes out, events out.
 //! - [`gateway`]: the NestJS layer: a path, a fixed table of `(event, handler)`, hooks and a
-//!   state value shared by the handlers.
-//! - [`server`]: N connection slots and the gateways; what transports drive. It knows no
-//!   transport.
+//!   state value shared by the handlers, and the one pipeline every gateway runs a message
+//!   through.
+//! - [`server`]: N connection slots, the gateways and the routing of requests to them; what
+//!   transports drive. It knows no transport.
 //! - [`transport`]: the layers that own sockets and clocks. `transport::tokio` (feature
 //!   `tokio`): the host transport. `transport::embassy` (feature `embassy`): embassy-net, with
 //!   its async session loop over `embedded_io_async` (`transport::embassy::session`).
+//! - [`adapter`]: NestJS's adapter contract, which the transports implement.
 //! - `ffi` (feature `ffi`): the C ABI, where C owns the sockets.
+//!
+//! What an application names is re-exported here at the root: [`Server`], [`Config`],
+//! [`Gateway`], [`Context`], [`Data`], the errors ([`HandlerError`], [`SendError`],
+//! [`ServerError`], [`Refused`]) and [`Stats`].
 //!
 //! ```
 //! use wsgate::gateway::{Context, Data, Gateway, HandlerResult};
