@@ -62,7 +62,7 @@ mod header {
  *   wsgate_server *srv; uint32_t gw, id; size_t used, n; const uint8_t *out;
  *   wsgate_create(mem, sizeof mem, NULL, &srv);         // NULL: wsgate_config_default
  *   wsgate_add_gateway(srv, "/", &gw);
- *   wsgate_bind_message_handler(srv, gw, "events", on_events, NULL);
+ *   wsgate_add_handler(srv, gw, "events", on_events, NULL);
  *   // accept(2) gave a socket fd:
  *   if (wsgate_accept(srv, now_ms(), &id) < 0) { const uint8_t *r = wsgate_full_response(&n);
  *       send(fd, r, n, 0); close(fd); }              // 503: every slot is taken

@@ -101,7 +101,7 @@ int main(void) {
     uint8_t frame[64] = {0x81, (uint8_t)(0x80 | (sizeof msg - 1)), 1, 2, 3, 4};
     if (wsgate_create(mem, sizeof mem, NULL, &srv) != WSGATE_OK) return 1;
     if (wsgate_add_gateway(srv, "/", &gw) != WSGATE_OK) return 2;
-    if (wsgate_bind_message_handler(srv, gw, "events", on_events, NULL) != WSGATE_OK) return 3;
+    if (wsgate_add_handler(srv, gw, "events", on_events, NULL) != WSGATE_OK) return 3;
     if (wsgate_accept(srv, 0, &id) != WSGATE_OK) return 4;
     if (wsgate_feed(srv, id, (const uint8_t *)req, sizeof req - 1, 0, &used) || used != sizeof req - 1) return 5;
     if (wsgate_output(srv, id, &out, &n) || n < 12 || memcmp(out, "HTTP/1.1 101", 12)) return 6;

@@ -41,7 +41,7 @@
  *   wsgate_server *srv; uint32_t gw, id; size_t used, n; const uint8_t *out;
  *   wsgate_create(mem, sizeof mem, NULL, &srv);         // NULL: wsgate_config_default
  *   wsgate_add_gateway(srv, "/", &gw);
- *   wsgate_bind_message_handler(srv, gw, "events", on_events, NULL);
+ *   wsgate_add_handler(srv, gw, "events", on_events, NULL);
  *   // accept(2) gave a socket fd:
  *   if (wsgate_accept(srv, now_ms(), &id) < 0) { const uint8_t *r = wsgate_full_response(&n);
  *       send(fd, r, n, 0); close(fd); }              // 503: every slot is taken
@@ -284,7 +284,7 @@ typedef struct wsgate_config {
 } wsgate_config;
 
 /**
- * A message handler, bound with `wsgate_bind_message_handler`; runs inside the
+ * A message handler, bound with `wsgate_add_handler`; runs inside the
  * `wsgate_feed` call that completed the message. `event` is the event name it was bound to
  * (`event_len` bytes, not NUL-terminated; one function can serve several events). `data`
  * is the raw JSON text of the
@@ -496,9 +496,9 @@ int32_t wsgate_create(void *memory,
 int32_t wsgate_add_gateway(struct wsgate_server *server, const char *path, uint32_t *gateway_out);
 
 /**
- * NestJS `bindMessageHandlers`, one handler at a time: `handler` runs for messages whose
- * `event` is `event` (NUL-terminated, copied; compared byte for byte) on `gateway`, with
- * `user` passed through. Messages with no handler are dropped (counted in
+ * Adds one handler to a gateway (NestJS `@SubscribeMessage`, Rust `Gateway::on`):
+ * `handler` runs for messages whose `event` is `event` (NUL-terminated, copied; compared
+ * byte for byte) on `gateway`, with `user` passed through. Messages with no handler are dropped (counted in
  * `wsgate_stats.dropped`). Before the first `wsgate_accept`.
  *
  * Errors: `WSGATE_ERR_NULL` (`event` or `handler`), `WSGATE_ERR_UNKNOWN_GATEWAY`,
@@ -510,11 +510,11 @@ int32_t wsgate_add_gateway(struct wsgate_server *server, const char *path, uint3
  * `server` comes from `wsgate_create`; `event` is a NUL-terminated string; `handler` is a
  * valid function for as long as the server is used, and so is whatever `user` points to.
  */
-int32_t wsgate_bind_message_handler(struct wsgate_server *server,
-                                    uint32_t gateway,
-                                    const char *event,
-                                    wsgate_handler handler,
-                                    void *user);
+int32_t wsgate_add_handler(struct wsgate_server *server,
+                           uint32_t gateway,
+                           const char *event,
+                           wsgate_handler handler,
+                           void *user);
 
 /**
  * NestJS `bindClientConnect`: `cb` runs after each upgrade, on every gateway, with `user`.

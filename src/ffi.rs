@@ -113,7 +113,7 @@ pub struct wsgate_ctx {
     _opaque: [u8; 0],
 }
 
-/// A message handler, bound with `wsgate_bind_message_handler`; runs inside the
+/// A message handler, bound with `wsgate_add_handler`; runs inside the
 /// `wsgate_feed` call that completed the message. `event` is the event name it was bound to
 /// (`event_len` bytes, not NUL-terminated; one function can serve several events). `data`
 /// is the raw JSON text of the
@@ -807,9 +807,9 @@ pub unsafe extern "C" fn wsgate_add_gateway(
     }
 }
 
-/// NestJS `bindMessageHandlers`, one handler at a time: `handler` runs for messages whose
-/// `event` is `event` (NUL-terminated, copied; compared byte for byte) on `gateway`, with
-/// `user` passed through. Messages with no handler are dropped (counted in
+/// Adds one handler to a gateway (NestJS `@SubscribeMessage`, Rust `Gateway::on`):
+/// `handler` runs for messages whose `event` is `event` (NUL-terminated, copied; compared
+/// byte for byte) on `gateway`, with `user` passed through. Messages with no handler are dropped (counted in
 /// `wsgate_stats.dropped`). Before the first `wsgate_accept`.
 ///
 /// Errors: `WSGATE_ERR_NULL` (`event` or `handler`), `WSGATE_ERR_UNKNOWN_GATEWAY`,
@@ -821,7 +821,7 @@ pub unsafe extern "C" fn wsgate_add_gateway(
 /// `server` comes from `wsgate_create`; `event` is a NUL-terminated string; `handler` is a
 /// valid function for as long as the server is used, and so is whatever `user` points to.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wsgate_bind_message_handler(
+pub unsafe extern "C" fn wsgate_add_handler(
     server: *mut wsgate_server,
     gateway: u32,
     event: *const c_char,

@@ -92,9 +92,8 @@ impl Srv {
     }
 
     fn on(&self, gateway: u32, event: &CStr, handler: Handler, user: *mut c_void) {
-        let rc = unsafe {
-            wsgate_bind_message_handler(self.s, gateway, event.as_ptr(), Some(handler), user)
-        };
+        let rc =
+            unsafe { wsgate_add_handler(self.s, gateway, event.as_ptr(), Some(handler), user) };
         assert_eq!(rc, WSGATE_OK, "binding {event:?}");
     }
 
@@ -430,7 +429,7 @@ unsafe extern "C" fn on_reenter(
             ),
             (
                 "bind_message_handler",
-                wsgate_bind_message_handler(s, 0, c"y".as_ptr(), Some(on_echo), ptr::null_mut()),
+                wsgate_add_handler(s, 0, c"y".as_ptr(), Some(on_echo), ptr::null_mut()),
             ),
             (
                 "bind_client_connect",
@@ -1372,7 +1371,7 @@ unsafe fn every_server_call(s: *mut wsgate_server) -> Vec<(&'static str, i32)> {
             ("add_gateway", wsgate_add_gateway(s, c"/".as_ptr(), &mut id)),
             (
                 "bind_message_handler",
-                wsgate_bind_message_handler(s, 0, ev, Some(on_echo), ptr::null_mut()),
+                wsgate_add_handler(s, 0, ev, Some(on_echo), ptr::null_mut()),
             ),
             (
                 "bind_client_connect",
@@ -1453,11 +1452,11 @@ fn null_out_pointers() {
             WSGATE_ERR_NULL
         );
         assert_eq!(
-            wsgate_bind_message_handler(srv.s, gw, ptr::null(), Some(on_echo), ptr::null_mut()),
+            wsgate_add_handler(srv.s, gw, ptr::null(), Some(on_echo), ptr::null_mut()),
             WSGATE_ERR_NULL
         );
         assert_eq!(
-            wsgate_bind_message_handler(srv.s, gw, c"e".as_ptr(), None, ptr::null_mut()),
+            wsgate_add_handler(srv.s, gw, c"e".as_ptr(), None, ptr::null_mut()),
             WSGATE_ERR_NULL
         );
         assert_eq!(wsgate_accept(srv.s, 0, ptr::null_mut()), WSGATE_ERR_NULL);
@@ -1563,7 +1562,7 @@ fn binding_checks_names_tables_and_order() {
         assert_eq!(add(c"/more".as_ptr(), &mut gw), WSGATE_ERR_TABLE_FULL);
 
         let on = |g: u32, ev: *const c_char| {
-            wsgate_bind_message_handler(srv.s, g, ev, Some(on_echo), ptr::null_mut())
+            wsgate_add_handler(srv.s, g, ev, Some(on_echo), ptr::null_mut())
         };
         let long_event = format!("{}\0", "e".repeat(WSGATE_MAX_EVENT + 1));
         assert_eq!(on(0, long_event.as_ptr().cast()), WSGATE_ERR_INVALID);

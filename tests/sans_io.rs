@@ -1503,9 +1503,9 @@ fn control_frames_wait_for_room_in_tx() {
 #[test]
 fn init_runs_after_init_once_however_often_it_is_called() {
     let mut first: Gateway<u32, 1> = Gateway::new("/", 0);
-    first.after_init(|runs| *runs += 1);
+    first.on_init(|runs| *runs += 1);
     let mut second: Gateway<u32, 1> = Gateway::new("/two", 0);
-    second.after_init(|runs| *runs += 1);
+    second.on_init(|runs| *runs += 1);
     {
         let mut server: Small<'_> = Server::new(CONFIG);
         server.add_gateway(&mut first).unwrap();

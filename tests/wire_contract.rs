@@ -658,7 +658,7 @@ async fn subprotocol_first_client_token_the_server_supports() {
         let _ = cx.reply("protocol", &info.protocol());
     }
     let mut g: Gateway<(), 4> = Gateway::new("/", ());
-    g.protocols(&["chat.v2", "chat.v1"]).on_connect(proto);
+    g.subprotocols(&["chat.v2", "chat.v1"]).on_connect(proto);
     let mut server = bind::<4>(Config::DEFAULT);
     server.bind_message_handlers(Box::new(g)).unwrap();
     let addr = server.local_addr();
@@ -1039,7 +1039,7 @@ async fn connect_hook_params_and_verify_refusal() {
     }
     let mut g: Gateway<(), 4> = Gateway::new("/rooms/:id", ());
     g.on("echo", echo).unwrap();
-    g.on_connect(welcome).verify(verify);
+    g.on_connect(welcome).on_verify(verify);
     // Room for refused connections still lingering besides the WebSocket client.
     let mut server = bind::<8>(Config::DEFAULT);
     server.bind_message_handlers(Box::new(g)).unwrap();

@@ -233,14 +233,14 @@ static void create_server(void)
           wsgate_create(server_memory, sizeof server_memory, &config, &server));
     check("wsgate_add_gateway /", wsgate_add_gateway(server, "/", &root));
     check("wsgate_add_gateway /chat", wsgate_add_gateway(server, "/chat", &chat));
-    check("bind events", wsgate_bind_message_handler(server, root, "events", on_events, NULL));
-    check("bind echo", wsgate_bind_message_handler(server, root, "echo", on_echo, NULL));
+    check("bind events", wsgate_add_handler(server, root, "events", on_events, NULL));
+    check("bind echo", wsgate_add_handler(server, root, "echo", on_echo, NULL));
     check("bind identity",
-          wsgate_bind_message_handler(server, root, "identity", on_identity, NULL));
-    check("bind fail", wsgate_bind_message_handler(server, root, "fail", on_fail, NULL));
+          wsgate_add_handler(server, root, "identity", on_identity, NULL));
+    check("bind fail", wsgate_add_handler(server, root, "fail", on_fail, NULL));
     check("bind message",
-          wsgate_bind_message_handler(server, chat, "message", on_chat_message, NULL));
-    check("bind leave", wsgate_bind_message_handler(server, chat, "leave", on_chat_leave, NULL));
+          wsgate_add_handler(server, chat, "message", on_chat_message, NULL));
+    check("bind leave", wsgate_add_handler(server, chat, "leave", on_chat_leave, NULL));
     check("bind connect", wsgate_bind_client_connect(server, on_connect, NULL));
     check("bind disconnect", wsgate_bind_client_disconnect(server, on_disconnect, NULL));
 }

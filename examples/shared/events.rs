@@ -88,7 +88,7 @@ pub fn events_gateway() -> EventsGateway {
 /// The `/chat` gateway.
 pub fn chat_gateway() -> ChatGateway {
     let mut chat = Gateway::new("/chat", ());
-    chat.protocols(&["chat.v1"]);
+    chat.subprotocols(&["chat.v1"]);
     // Two distinct names in a table of two: this cannot fail.
     let _ = chat.on("message", message);
     let _ = chat.on("leave", leave);

@@ -752,7 +752,7 @@ impl<S, const H: usize> Gateway<S, H> {
     }
 
     /// Subprotocols this gateway accepts (`Sec-WebSocket-Protocol`), preferred first.
-    pub fn protocols(&mut self, protocols: &'static [&'static str]) -> &mut Self {
+    pub fn subprotocols(&mut self, protocols: &'static [&'static str]) -> &mut Self {
         self.protocols = protocols;
         self
     }
@@ -763,7 +763,7 @@ impl<S, const H: usize> Gateway<S, H> {
         self
     }
     /// NestJS `afterInit`.
-    pub fn after_init(&mut self, hook: fn(&mut S)) -> &mut Self {
+    pub fn on_init(&mut self, hook: fn(&mut S)) -> &mut Self {
         self.after_init = Some(hook);
         self
     }
@@ -779,7 +779,7 @@ impl<S, const H: usize> Gateway<S, H> {
         self
     }
     /// Authentication before the upgrade: return an [`HttpError`] (401 or 403) to refuse.
-    pub fn verify(&mut self, hook: VerifyHook<S>) -> &mut Self {
+    pub fn on_verify(&mut self, hook: VerifyHook<S>) -> &mut Self {
         self.verify = Some(hook);
         self
     }

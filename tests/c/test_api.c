@@ -488,19 +488,19 @@ static wsgate_server *setup(const wsgate_config *config)
     CHECK_EQ(root_gw, 0);
     CHECK_EQ(chat_gw, 1);
     void *u = &user_token;
-    CHECK_EQ(wsgate_bind_message_handler(s, root_gw, "events", h_events, u), WSGATE_OK);
-    CHECK_EQ(wsgate_bind_message_handler(s, root_gw, "echo", h_echo, u), WSGATE_OK);
-    CHECK_EQ(wsgate_bind_message_handler(s, root_gw, "identity", h_identity, u), WSGATE_OK);
-    CHECK_EQ(wsgate_bind_message_handler(s, root_gw, "fail", h_fail, u), WSGATE_OK);
-    CHECK_EQ(wsgate_bind_message_handler(s, root_gw, "crash", h_crash, u), WSGATE_OK);
-    CHECK_EQ(wsgate_bind_message_handler(s, root_gw, "long_throw", h_long_throw, u), WSGATE_OK);
-    CHECK_EQ(wsgate_bind_message_handler(s, root_gw, "probe", h_probe, s), WSGATE_OK);
-    CHECK_EQ(wsgate_bind_message_handler(s, root_gw, "fill", h_fill, u), WSGATE_OK);
-    CHECK_EQ(wsgate_bind_message_handler(s, chat_gw, "message", h_message, NULL), WSGATE_OK);
-    CHECK_EQ(wsgate_bind_message_handler(s, chat_gw, "leave", h_leave, NULL), WSGATE_OK);
-    CHECK_EQ(wsgate_bind_message_handler(s, chat_gw, "bye", h_bye, NULL), WSGATE_OK);
+    CHECK_EQ(wsgate_add_handler(s, root_gw, "events", h_events, u), WSGATE_OK);
+    CHECK_EQ(wsgate_add_handler(s, root_gw, "echo", h_echo, u), WSGATE_OK);
+    CHECK_EQ(wsgate_add_handler(s, root_gw, "identity", h_identity, u), WSGATE_OK);
+    CHECK_EQ(wsgate_add_handler(s, root_gw, "fail", h_fail, u), WSGATE_OK);
+    CHECK_EQ(wsgate_add_handler(s, root_gw, "crash", h_crash, u), WSGATE_OK);
+    CHECK_EQ(wsgate_add_handler(s, root_gw, "long_throw", h_long_throw, u), WSGATE_OK);
+    CHECK_EQ(wsgate_add_handler(s, root_gw, "probe", h_probe, s), WSGATE_OK);
+    CHECK_EQ(wsgate_add_handler(s, root_gw, "fill", h_fill, u), WSGATE_OK);
+    CHECK_EQ(wsgate_add_handler(s, chat_gw, "message", h_message, NULL), WSGATE_OK);
+    CHECK_EQ(wsgate_add_handler(s, chat_gw, "leave", h_leave, NULL), WSGATE_OK);
+    CHECK_EQ(wsgate_add_handler(s, chat_gw, "bye", h_bye, NULL), WSGATE_OK);
     /* The same event name on another gateway is a different handler. */
-    CHECK_EQ(wsgate_bind_message_handler(s, chat_gw, "echo", h_echo, NULL), WSGATE_OK);
+    CHECK_EQ(wsgate_add_handler(s, chat_gw, "echo", h_echo, NULL), WSGATE_OK);
     CHECK_EQ(wsgate_bind_client_connect(s, on_connect, s), WSGATE_OK);
     CHECK_EQ(wsgate_bind_client_disconnect(s, on_disconnect, s), WSGATE_OK);
     return s;
@@ -636,7 +636,7 @@ static void test_bad_handles(void)
         const uint8_t *p;
         wsgate_stats st;
         CHECK_EQ(wsgate_add_gateway(s, "/", &u32), e);
-        CHECK_EQ(wsgate_bind_message_handler(s, 0, "x", h_echo, NULL), e);
+        CHECK_EQ(wsgate_add_handler(s, 0, "x", h_echo, NULL), e);
         CHECK_EQ(wsgate_bind_client_connect(s, on_connect, NULL), e);
         CHECK_EQ(wsgate_bind_client_disconnect(s, on_disconnect, NULL), e);
         CHECK_EQ(wsgate_close(s, 0), e);
@@ -709,41 +709,41 @@ static void test_registration(void)
     CHECK_EQ(WSGATE_MAX_GATEWAYS, 4);
     CHECK_EQ(wsgate_add_gateway(s, "/five", &g), WSGATE_ERR_TABLE_FULL);
 
-    CHECK_EQ(wsgate_bind_message_handler(s, 0, "e", NULL, NULL), WSGATE_ERR_NULL);
-    CHECK_EQ(wsgate_bind_message_handler(s, 0, NULL, h_echo, NULL), WSGATE_ERR_NULL);
-    CHECK_EQ(wsgate_bind_message_handler(s, 0, "\xc3\x28", h_echo, NULL), WSGATE_ERR_INVALID);
+    CHECK_EQ(wsgate_add_handler(s, 0, "e", NULL, NULL), WSGATE_ERR_NULL);
+    CHECK_EQ(wsgate_add_handler(s, 0, NULL, h_echo, NULL), WSGATE_ERR_NULL);
+    CHECK_EQ(wsgate_add_handler(s, 0, "\xc3\x28", h_echo, NULL), WSGATE_ERR_INVALID);
     char event[WSGATE_MAX_EVENT + 2];
     memset(event, 'e', sizeof event - 1);
     event[sizeof event - 1] = '\0';
-    CHECK_EQ(wsgate_bind_message_handler(s, 0, event, h_echo, NULL), WSGATE_ERR_INVALID);
+    CHECK_EQ(wsgate_add_handler(s, 0, event, h_echo, NULL), WSGATE_ERR_INVALID);
     event[WSGATE_MAX_EVENT] = '\0';
-    CHECK_EQ(wsgate_bind_message_handler(s, 0, event, h_echo, NULL), WSGATE_OK);
-    CHECK_EQ(wsgate_bind_message_handler(s, 4, "e", h_echo, NULL), WSGATE_ERR_UNKNOWN_GATEWAY);
-    CHECK_EQ(wsgate_bind_message_handler(s, UINT32_MAX, "e", h_echo, NULL),
+    CHECK_EQ(wsgate_add_handler(s, 0, event, h_echo, NULL), WSGATE_OK);
+    CHECK_EQ(wsgate_add_handler(s, 4, "e", h_echo, NULL), WSGATE_ERR_UNKNOWN_GATEWAY);
+    CHECK_EQ(wsgate_add_handler(s, UINT32_MAX, "e", h_echo, NULL),
              WSGATE_ERR_UNKNOWN_GATEWAY);
-    CHECK_EQ(wsgate_bind_message_handler(s, 1, "dup", h_echo, NULL), WSGATE_OK);
-    CHECK_EQ(wsgate_bind_message_handler(s, 1, "dup", h_events, NULL), WSGATE_ERR_DUPLICATE);
-    CHECK_EQ(wsgate_bind_message_handler(s, 2, "dup", h_echo, NULL), WSGATE_OK);
+    CHECK_EQ(wsgate_add_handler(s, 1, "dup", h_echo, NULL), WSGATE_OK);
+    CHECK_EQ(wsgate_add_handler(s, 1, "dup", h_events, NULL), WSGATE_ERR_DUPLICATE);
+    CHECK_EQ(wsgate_add_handler(s, 2, "dup", h_echo, NULL), WSGATE_OK);
     /* Gateway 1 has one handler: fill it up to WSGATE_MAX_HANDLERS, then one more. */
     for (int i = 1; i < WSGATE_MAX_HANDLERS; i++) {
         char name[16];
         snprintf(name, sizeof name, "h%d", i);
-        CHECK_EQ(wsgate_bind_message_handler(s, 1, name, h_echo, NULL), WSGATE_OK);
+        CHECK_EQ(wsgate_add_handler(s, 1, name, h_echo, NULL), WSGATE_OK);
     }
-    CHECK_EQ(wsgate_bind_message_handler(s, 1, "one_more", h_echo, NULL), WSGATE_ERR_TABLE_FULL);
+    CHECK_EQ(wsgate_add_handler(s, 1, "one_more", h_echo, NULL), WSGATE_ERR_TABLE_FULL);
     /* NULL callbacks are allowed: they unset the callback. */
     CHECK_EQ(wsgate_bind_client_connect(s, NULL, NULL), WSGATE_OK);
     CHECK_EQ(wsgate_bind_client_disconnect(s, NULL, NULL), WSGATE_OK);
 
     /* wsgate_accept with no place for the id changes nothing, not even "started". */
     CHECK_EQ(wsgate_accept(s, 0, NULL), WSGATE_ERR_NULL);
-    CHECK_EQ(wsgate_bind_message_handler(s, 2, "late_but_ok", h_echo, NULL), WSGATE_OK);
+    CHECK_EQ(wsgate_add_handler(s, 2, "late_but_ok", h_echo, NULL), WSGATE_OK);
 
     /* After the first accept, the tables are fixed. */
     uint32_t id;
     CHECK_EQ(wsgate_accept(s, 0, &id), WSGATE_OK);
     CHECK_EQ(wsgate_add_gateway(s, "/late", &g), WSGATE_ERR_STARTED);
-    CHECK_EQ(wsgate_bind_message_handler(s, 0, "late", h_echo, NULL), WSGATE_ERR_STARTED);
+    CHECK_EQ(wsgate_add_handler(s, 0, "late", h_echo, NULL), WSGATE_ERR_STARTED);
     CHECK_EQ(wsgate_bind_client_connect(s, on_connect, NULL), WSGATE_ERR_STARTED);
     CHECK_EQ(wsgate_bind_client_disconnect(s, on_disconnect, NULL), WSGATE_ERR_STARTED);
 

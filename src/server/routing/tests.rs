@@ -316,7 +316,7 @@ fn verify_refusals_are_answered_as_given() {
 #[test]
 fn gateway_verify_hook_sees_the_request() {
     let mut g: Gateway<u32, 1> = Gateway::new("/rooms/:id", 0);
-    g.verify(|calls, info| {
+    g.on_verify(|calls, info| {
         *calls += 1;
         match (info.param("id"), info.query_param("token")) {
             (Some("7"), Some("s3cret")) => Ok(()),
