@@ -1052,6 +1052,7 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
 
     /// Runs the timers at time `now`: handshake timeout (408), server ping after silence,
     /// idle timeout when the pong does not come, close timeout.
+    #[must_use = "an event the timers raised (a ping, a timeout, a close) must be handled"]
     pub fn poll(&mut self, now: u64, t: &Timeouts) -> Option<Event> {
         if self
             .message_deadline(t)
@@ -1190,7 +1191,8 @@ impl<const RX: usize, const TX: usize> Connection<RX, TX> {
     }
 
     /// The code we closed or failed with (for reports when the peer never answered).
-    pub fn our_code(&self) -> CloseCode {
+    #[cfg(test)]
+    pub(crate) fn our_code(&self) -> CloseCode {
         self.our_code
     }
 }

@@ -609,7 +609,6 @@ fn server_error(e: ServerError) -> i32 {
     match e {
         ServerError::UnknownClient => WSGATE_ERR_UNKNOWN_CLIENT,
         ServerError::TooManyGateways => WSGATE_ERR_TABLE_FULL,
-        ServerError::UnknownGateway => WSGATE_ERR_UNKNOWN_GATEWAY,
         ServerError::Send(e) => send_error(e),
     }
 }

@@ -114,6 +114,7 @@ pub enum Refused {
 impl Refused {
     /// The HTTP answer to write before closing the socket: 503 for [`Refused::Full`] and
     /// [`Refused::Closing`], 429 for [`Refused::PerAddress`].
+    #[must_use]
     pub const fn response(self) -> &'static [u8] {
         match self {
             Refused::Full | Refused::Closing => crate::protocol::http::SERVER_FULL_RESPONSE,
@@ -156,8 +157,6 @@ pub enum ServerError {
     UnknownClient,
     /// The gateway table is full: raise the server's `G`.
     TooManyGateways,
-    /// No gateway has this id.
-    UnknownGateway,
     /// The frame could not be queued.
     Send(SendError),
 }
@@ -169,8 +168,8 @@ impl core::fmt::Display for ServerError {
             ServerError::TooManyGateways => {
                 f.write_str("gateway table full: raise the server's capacity G")
             }
-            ServerError::UnknownGateway => f.write_str("unknown gateway id"),
-            ServerError::Send(e) => write!(f, "send failed: {e}"),
+            // The send error is the source (`Error::source`), not repeated here.
+            ServerError::Send(_) => f.write_str("the frame could not be queued"),
         }
     }
 }

@@ -2225,6 +2225,15 @@ fn errors_are_errors() {
         message(&Refused::PerAddress),
         "this address holds its share of the slots already"
     );
+    // The source is not repeated in the message, so a chain prints it once.
+    assert_eq!(
+        message(&ServerError::Send(SendError::Full)),
+        "the frame could not be queued"
+    );
+    assert_eq!(
+        message(&wsgate::HandlerError::Send(SendError::Full)),
+        "a reply could not be queued"
+    );
     let e = ServerError::Send(SendError::Full);
     assert_eq!(
         e.source().map(|s| s.to_string()),

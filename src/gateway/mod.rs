@@ -147,7 +147,8 @@ impl core::fmt::Display for HandlerError {
             HandlerError::Ws(m) => write!(f, "WsException: {m}"),
             HandlerError::WsObject(m) => write!(f, "WsException: {m}"),
             HandlerError::Internal => f.write_str("internal error"),
-            HandlerError::Send(e) => write!(f, "send failed: {e}"),
+            // The send error is the source (`Error::source`), not repeated here.
+            HandlerError::Send(_) => f.write_str("a reply could not be queued"),
             HandlerError::InvalidData => f.write_str("invalid data"),
         }
     }
