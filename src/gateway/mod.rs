@@ -296,7 +296,10 @@ pub struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
-    /// A context for `client` of `gateway` writing to `tx`. Used by the server.
+    /// A context for `client` of `gateway` writing to `tx`, with `peers` as the other clients
+    /// and `stats` for the counts. The server makes one per handler call; a test or a
+    /// benchmark can make one to call a handler without a server (with [`NoPeers`] and a
+    /// [`Connection`](crate::Connection)'s outbox, for instance).
     pub fn new(
         client: ClientId,
         gateway: GatewayId,

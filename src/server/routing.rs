@@ -4,7 +4,7 @@
 //! pages, 426 for a plain `GET` at a WebSocket path, 404 for anything else plain and for an
 //! upgrade at no gateway, the upgrade checks ([`handshake::validate_upgrade`]), 503 while
 //! the server is closing, the subprotocol choice and the gateway's [`Service::verify`]
-//! hook. Gateways are matched by path in the order they were bound; the first match wins.
+//! hook. Gateways are matched by path in the order they were added; the first match wins.
 //!
 //! It decides from the request, the gateways, the pages and the closing flag only: it never
 //! touches a connection, a buffer, a counter or a clock, and never parses the head. The
