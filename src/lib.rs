@@ -72,6 +72,7 @@ pub mod gateway;
 pub mod json;
 pub mod protocol;
 pub mod server;
+pub mod socketio;
 pub mod stats;
 pub mod transport;
 
