@@ -38,7 +38,7 @@ use crate::protocol::base64;
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[repr(u8)]
 pub enum PacketType {
-    /// `0`, server to client: the handshake, carrying the session's settings as JSON.
+    /// `0`, server to client: the handshake, carrying the JSON written by [`write_open`].
     Open = 0,
     /// `1`, either way: close the session. Only acted on over polling by engine.io; a `1`
     /// received over WebSocket is ignored there.
@@ -241,6 +241,211 @@ pub fn write_base64_message(out: &mut [u8], bytes: &[u8]) -> Option<usize> {
     let mut w = Writer::new(out);
     w.put(b"b")?;
     w.fill(|room| base64::encode(bytes, room))?;
+    Some(w.len())
+}
+
+/// An Engine.IO session id: 20 ASCII characters of URL-safe base64 (`A`–`Z`, `a`–`z`,
+/// `0`–`9`, `-`, `_`), as engine.io makes them (`contrib/base64id.ts`): 15 bytes, the 12
+/// random bytes then the low 24 bits of a per-process sequence number (big-endian), in
+/// standard base64 with `/` written `_` and `+` written `-` (15 bytes are exactly 20
+/// symbols, so there is no padding).
+///
+/// The randomness and the sequence number come from the caller. engine.io's sequence
+/// starts at 0 for the first session of a process, so its first ids end in `AAAA`, the next
+/// in `AAAB` (captured: `SMlMmzCjTTfIN6aiAAAA`). Socket.IO socket ids (the `sid` of a
+/// `CONNECT` reply) have the same format.
+///
+/// ```
+/// use wsgate::socketio::engine::Sid;
+/// let random = [0x48, 0xc9, 0x4c, 0x9b, 0x30, 0xa3, 0x4d, 0x37, 0xc8, 0x37, 0xa6, 0xa2];
+/// let sid = Sid::new(random, 0);
+/// assert_eq!(sid.as_str(), "SMlMmzCjTTfIN6aiAAAA");
+/// assert_eq!(Sid::parse(b"zO_RL0rQ8UQymtmTAAAB").map(|s| s.sequence()), Some(1));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Sid([u8; Sid::LEN]);
+
+impl Sid {
+    /// The length of a session id, in bytes (and characters).
+    pub const LEN: usize = 20;
+
+    /// The id of the 12 `random` bytes and the low 24 bits of `sequence`.
+    pub fn new(random: [u8; 12], sequence: u32) -> Sid {
+        let [_, s1, s2, s3] = sequence.to_be_bytes();
+        let mut raw = [0u8; 15];
+        for (dst, src) in raw.iter_mut().zip(random.into_iter().chain([s1, s2, s3])) {
+            *dst = src;
+        }
+        let mut text = [0u8; Sid::LEN];
+        // 15 bytes are always exactly 20 symbols without padding, so this always fits.
+        let _ = base64::encode(&raw, &mut text);
+        for c in &mut text {
+            *c = match *c {
+                b'/' => b'_',
+                b'+' => b'-',
+                other => other,
+            };
+        }
+        Sid(text)
+    }
+
+    /// `text` as a session id, if it is 20 characters of URL-safe base64 (what
+    /// [`Sid::new`] makes); `None` otherwise.
+    pub fn parse(text: &[u8]) -> Option<Sid> {
+        let text: [u8; Sid::LEN] = text.try_into().ok()?;
+        text.iter()
+            .all(|&c| url_value(c).is_some())
+            .then_some(Sid(text))
+    }
+
+    /// The low 24 bits of the sequence number the id was made with (its last 4 characters).
+    pub fn sequence(&self) -> u32 {
+        self.0
+            .iter()
+            .skip(Sid::LEN - 4)
+            .fold(0, |n, &c| (n << 6) | u32::from(url_value(c).unwrap_or(0)))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        // Always ASCII (see `new` and `parse`), so never the empty fallback.
+        core::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The id's 20 ASCII bytes.
+    pub const fn as_bytes(&self) -> &[u8; Sid::LEN] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Sid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sid({:?})", self.as_str())
+    }
+}
+
+impl fmt::Display for Sid {
+    /// The id as it is, e.g. `SMlMmzCjTTfIN6aiAAAA`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Sid {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{=str}", self.as_str());
+    }
+}
+
+/// The 6-bit value of a URL-safe base64 symbol (`-` 62, `_` 63), `None` for anything else.
+fn url_value(c: u8) -> Option<u8> {
+    match c {
+        b'-' => Some(62),
+        b'_' => Some(63),
+        b'+' | b'/' => None,
+        _ => base64::value(c),
+    }
+}
+
+/// The Engine.IO settings a session announces in its `open` packet.
+///
+/// ```
+/// use wsgate::socketio::engine::EngineConfig;
+/// let config = EngineConfig { ping_interval_ms: 300, ping_timeout_ms: 200, ..EngineConfig::DEFAULT };
+/// assert_eq!(config.max_payload, 1_000_000);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct EngineConfig {
+    /// How long after the `open` (and after each pong) the server sends a ping, in
+    /// milliseconds (engine.io `pingInterval`).
+    pub ping_interval_ms: u32,
+    /// How long the server waits for the pong before it closes the session with
+    /// `"ping timeout"`, in milliseconds (engine.io `pingTimeout`). The client allows
+    /// `ping_interval_ms + ping_timeout_ms` between pings before it gives up.
+    pub ping_timeout_ms: u32,
+    /// The largest message the server takes, in bytes (engine.io `maxHttpBufferSize`,
+    /// announced as `maxPayload`). Clients use it to size polling batches only.
+    pub max_payload: u32,
+}
+
+impl EngineConfig {
+    /// engine.io's defaults (`server.ts`): a ping every 25 s, 20 s for the pong, 1 MB.
+    pub const DEFAULT: EngineConfig = EngineConfig {
+        ping_interval_ms: 25_000,
+        ping_timeout_ms: 20_000,
+        max_payload: 1_000_000,
+    };
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig::DEFAULT
+    }
+}
+
+/// An Engine.IO transport, as named in the `transport` query parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Transport {
+    /// `polling`: HTTP long-polling.
+    Polling,
+    /// `websocket`.
+    WebSocket,
+}
+
+impl Transport {
+    /// The name in the query string: `"polling"` or `"websocket"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Transport::Polling => "polling",
+            Transport::WebSocket => "websocket",
+        }
+    }
+}
+
+/// Writes the `open` packet of a session on `transport` into `out` and returns its length,
+/// or `None` if it does not fit:
+///
+/// `0{"sid":"<sid>","upgrades":[…],"pingInterval":N,"pingTimeout":N,"maxPayload":N}`
+///
+/// with the keys in engine.io's order (`socket.ts` `onOpen`). `upgrades` is `["websocket"]`
+/// for a polling session and `[]` for a WebSocket one (`server.ts` `upgrades`). The same
+/// bytes are the first WebSocket frame of a WebSocket session and the body of the first
+/// polling response.
+///
+/// ```
+/// use wsgate::socketio::engine::{write_open, EngineConfig, Sid, Transport};
+/// let sid = Sid::parse(b"SMlMmzCjTTfIN6aiAAAA").unwrap();
+/// let mut out = [0u8; 128];
+/// let n = write_open(&mut out, &sid, Transport::WebSocket, &EngineConfig::DEFAULT).unwrap();
+/// assert_eq!(
+///     &out[..n],
+///     br#"0{"sid":"SMlMmzCjTTfIN6aiAAAA","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#
+/// );
+/// ```
+#[must_use = "the length written is the only way to know what was written"]
+pub fn write_open(
+    out: &mut [u8],
+    sid: &Sid,
+    transport: Transport,
+    config: &EngineConfig,
+) -> Option<usize> {
+    let mut w = Writer::new(out);
+    // The sid is URL-safe base64: nothing in it needs a JSON escape.
+    w.put(b"0{\"sid\":\"")?;
+    w.put(sid.as_bytes())?;
+    w.put(match transport {
+        Transport::Polling => b"\",\"upgrades\":[\"websocket\"],\"pingInterval\":",
+        Transport::WebSocket => b"\",\"upgrades\":[],\"pingInterval\":",
+    })?;
+    w.put_decimal(usize::try_from(config.ping_interval_ms).ok()?)?;
+    w.put(b",\"pingTimeout\":")?;
+    w.put_decimal(usize::try_from(config.ping_timeout_ms).ok()?)?;
+    w.put(b",\"maxPayload\":")?;
+    w.put_decimal(usize::try_from(config.max_payload).ok()?)?;
+    w.put(b"}")?;
     Some(w.len())
 }
 

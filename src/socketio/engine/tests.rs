@@ -237,3 +237,155 @@ fn base64_messages_encode() {
     assert_eq!(base64::decode(p.payload.bytes(), &mut raw), Some(256));
     assert_eq!(raw[..], all[..]);
 }
+
+// ---- session ids ----
+
+/// Ids captured from socket.io 4.8.3 (`SOCKETIO.md` §2.2, §2.5, §3.2), their 12 random
+/// bytes (decoded independently) and their sequence numbers.
+const CAPTURED_SIDS: [(&str, [u8; 12], u32); 5] = [
+    (
+        "SMlMmzCjTTfIN6aiAAAA",
+        [72, 201, 76, 155, 48, 163, 77, 55, 200, 55, 166, 162],
+        0,
+    ),
+    (
+        "k9mhjQoR6llCPpBcAAAA",
+        [147, 217, 161, 141, 10, 17, 234, 89, 66, 62, 144, 92],
+        0,
+    ),
+    (
+        "zO_RL0rQ8UQymtmTAAAB",
+        [204, 239, 209, 47, 74, 208, 241, 68, 50, 154, 217, 147],
+        1,
+    ),
+    (
+        "TdjgcJ0FFNodJY8SAAAA",
+        [77, 216, 224, 112, 157, 5, 20, 218, 29, 37, 143, 18],
+        0,
+    ),
+    (
+        "4iTfnEQo9Y1KrdrUAAAA",
+        [226, 36, 223, 156, 68, 40, 245, 141, 74, 173, 218, 212],
+        0,
+    ),
+];
+
+#[test]
+fn captured_sids_give_their_sequence_and_rebuild() {
+    for (text, random, sequence) in CAPTURED_SIDS {
+        let sid = Sid::parse(text.as_bytes()).expect("a valid id");
+        assert_eq!(sid.sequence(), sequence, "{text}");
+        assert_eq!(sid.as_str(), text);
+        assert_eq!(Sid::new(random, sequence), sid, "{text}");
+    }
+}
+
+#[test]
+fn fixed_inputs_give_fixed_ids() {
+    // Both substituted symbols: fb ef be is "++++" and ff ff ff is "////" in base64.
+    let random = [0xfb, 0xef, 0xbe, 0xff, 0xff, 0xff, 0, 1, 2, 3, 4, 5];
+    assert_eq!(
+        Sid::new(random, 0x0123_4567).as_str(),
+        "----____AAECAwQFI0Vn"
+    );
+    // Only the low 24 bits of the sequence count.
+    assert_eq!(
+        Sid::new(random, 0x00ff_ffff).as_str(),
+        "----____AAECAwQF____"
+    );
+    assert_eq!(Sid::new(random, u32::MAX), Sid::new(random, 0x00ff_ffff));
+    assert_eq!(Sid::new(random, 1 << 24).as_str(), "----____AAECAwQFAAAA");
+    assert_eq!(Sid::new([0; 12], 0).as_str(), "AAAAAAAAAAAAAAAAAAAA");
+    assert_eq!(Sid::new([0; 12], 1).as_str(), "AAAAAAAAAAAAAAAAAAAB");
+}
+
+#[test]
+fn sequences_round_trip() {
+    for seq in (0..70_000u32).chain([0x00ff_fffe, 0x00ff_ffff, 0x1234_5678, u32::MAX]) {
+        let sid = Sid::new([seq as u8; 12], seq);
+        assert_eq!(sid.sequence(), seq & 0x00ff_ffff);
+        assert_eq!(sid.as_str().len(), Sid::LEN);
+        assert!(
+            sid.as_bytes()
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
+        );
+        assert_eq!(Sid::parse(sid.as_bytes()), Some(sid));
+    }
+}
+
+#[test]
+fn sid_parse_refuses_anything_else() {
+    let good = *b"zO_RL0rQ8UQymtmTAAAB";
+    assert!(Sid::parse(&good).is_some());
+    assert_eq!(Sid::parse(b""), None);
+    assert_eq!(Sid::parse(&good[..19]), None);
+    let mut long = good.to_vec();
+    long.push(b'A');
+    assert_eq!(Sid::parse(&long), None);
+    for bad in [b'+', b'/', b'=', b' ', b'.', b'%', 0, 0x80, 0xff] {
+        for i in [0, 7, 19] {
+            let mut text = good;
+            text[i] = bad;
+            assert_eq!(Sid::parse(&text), None, "{bad:#x} at {i}");
+        }
+    }
+}
+
+#[test]
+fn sid_formatting() {
+    let sid = Sid::parse(b"SMlMmzCjTTfIN6aiAAAA").expect("valid");
+    assert_eq!(sid.to_string(), "SMlMmzCjTTfIN6aiAAAA");
+    assert_eq!(std::format!("{sid:?}"), "Sid(\"SMlMmzCjTTfIN6aiAAAA\")");
+}
+
+// ---- the open packet ----
+
+#[test]
+fn open_packet_exact_bytes() {
+    let sid = Sid::parse(b"SMlMmzCjTTfIN6aiAAAA").expect("valid");
+    // Captured: the first polling response of a default server.
+    assert_eq!(
+        written(|o| write_open(o, &sid, Transport::Polling, &EngineConfig::DEFAULT)),
+        b"0{\"sid\":\"SMlMmzCjTTfIN6aiAAAA\",\"upgrades\":[\"websocket\"],\"pingInterval\":25000,\"pingTimeout\":20000,\"maxPayload\":1000000}"
+    );
+    // A WebSocket session announces no upgrade.
+    assert_eq!(
+        written(|o| write_open(o, &sid, Transport::WebSocket, &EngineConfig::DEFAULT)),
+        b"0{\"sid\":\"SMlMmzCjTTfIN6aiAAAA\",\"upgrades\":[],\"pingInterval\":25000,\"pingTimeout\":20000,\"maxPayload\":1000000}"
+    );
+    // Captured with pingInterval 1500, pingTimeout 1000 (SOCKETIO.md §2.5).
+    let fast = EngineConfig {
+        ping_interval_ms: 1500,
+        ping_timeout_ms: 1000,
+        ..EngineConfig::DEFAULT
+    };
+    assert_eq!(
+        written(|o| write_open(o, &sid, Transport::Polling, &fast)),
+        b"0{\"sid\":\"SMlMmzCjTTfIN6aiAAAA\",\"upgrades\":[\"websocket\"],\"pingInterval\":1500,\"pingTimeout\":1000,\"maxPayload\":1000000}"
+    );
+    // The extremes of every number.
+    let extreme = EngineConfig {
+        ping_interval_ms: 0,
+        ping_timeout_ms: u32::MAX,
+        max_payload: 1,
+    };
+    let out = written(|o| write_open(o, &sid, Transport::WebSocket, &extreme));
+    assert!(out.ends_with(b"\"pingInterval\":0,\"pingTimeout\":4294967295,\"maxPayload\":1}"));
+}
+
+#[test]
+fn open_packet_is_json_the_client_reads() {
+    let sid = Sid::new([7; 12], 3);
+    let out = written(|o| write_open(o, &sid, Transport::WebSocket, &EngineConfig::default()));
+    let p = decode_text(&out).expect("decodes");
+    assert_eq!(p.kind, PacketType::Open);
+    let v: serde_json::Value = serde_json::from_slice(p.payload.bytes()).expect("JSON");
+    assert_eq!(v["sid"], sid.as_str());
+    assert_eq!(v["upgrades"], serde_json::json!([]));
+    assert_eq!(v["pingInterval"], 25000);
+    assert_eq!(v["pingTimeout"], 20000);
+    assert_eq!(v["maxPayload"], 1_000_000);
+    assert_eq!(Transport::Polling.name(), "polling");
+    assert_eq!(Transport::WebSocket.name(), "websocket");
+}
