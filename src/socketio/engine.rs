@@ -12,18 +12,33 @@
 //!   with `forceBase64` sends; the server sends it that way to a client that connected with
 //!   `b64=1`).
 //!
-//! The functions here are pure: [`decode_text`] and [`decode_binary`] point into the frame
-//! (nothing is copied), and [`write_packet`] and [`write_base64_message`] write into a
-//! caller's slice, failing (never truncating) when it is too small.
+//! Beside the packets:
 //!
-//! What this module never does: allocate, panic on any input, or act on a packet. What a
-//! packet means for a session (a client `2` is an error in v4, a `1` over WebSocket is
-//! ignored by engine.io, see `SOCKETIO.md` §2.6) is the session layer's business.
+//! - [`Sid`]: session ids in engine.io's format, from random bytes and a sequence number
+//!   the caller passes in;
+//! - [`write_open`]: the `open` packet that starts a session, with [`EngineConfig`]'s
+//!   heartbeat settings;
+//! - [`EngineQuery`]: the `EIO`, `transport`, `sid`, `t` and `b64` parameters of a request,
+//!   and [`EngineQuery::verify`], which decides as engine.io does whether a request is
+//!   taken, or which [`RequestError`] refuses it; [`write_error_response`] and
+//!   [`write_upgrade_error`] write engine.io's HTTP answers.
+//!
+//! Everything here is a pure function: decoding points into the frame (nothing is copied),
+//! and every writer fills a caller's slice and returns its length, or `None` (never a
+//! truncated output) when the slice is too small.
+//!
+//! What this module never does: allocate, panic on any input, read a clock or a random
+//! source, or act on a packet. What a packet means for a session (a client `2` is an error
+//! in v4, a `1` over WebSocket is ignored by engine.io; `SOCKETIO.md` §2.6) is the session
+//! layer's business. The server runs the WebSocket transport only: a `polling` request is
+//! refused with engine.io's "Transport unknown".
 
 use core::fmt;
 
 use crate::bytes::Writer;
+use crate::json::{json_string_len, write_json_string};
 use crate::protocol::base64;
+use crate::protocol::http::Status;
 
 /// The type of an Engine.IO v4 packet: the ASCII digit a text frame starts with
 /// (engine.io-protocol "Protocol"; engine.io-parser `commons.ts`).
@@ -446,6 +461,411 @@ pub fn write_open(
     w.put(b",\"maxPayload\":")?;
     w.put_decimal(usize::try_from(config.max_payload).ok()?)?;
     w.put(b"}")?;
+    Some(w.len())
+}
+
+/// A value (or key) of a query string as it was sent, still percent-encoded.
+///
+/// engine.io reads the query with `URLSearchParams`, which turns `+` into a space and
+/// `%XX` into the byte `XX` (a `%` without two hex digits stays as it is); the comparisons
+/// here do the same, byte by byte, without copying.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct QueryValue<'a>(&'a str);
+
+impl<'a> QueryValue<'a> {
+    /// The value `raw`, as sent (still percent-encoded).
+    pub const fn new(raw: &'a str) -> QueryValue<'a> {
+        QueryValue(raw)
+    }
+
+    /// The value as it was sent.
+    pub const fn raw(&self) -> &'a str {
+        self.0
+    }
+
+    /// `true` if the value is empty (sent as `key=` or `key`).
+    pub const fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The decoded bytes of the value (`+` as a space, `%XX` as the byte `XX`).
+    ///
+    /// ```
+    /// use wsgate::socketio::engine::EngineQuery;
+    /// let q = EngineQuery::parse("t=a%2Fb+c");
+    /// let decoded: Vec<u8> = q.t.unwrap().decoded().collect();
+    /// assert_eq!(decoded, b"a/b c");
+    /// ```
+    pub fn decoded(&self) -> impl Iterator<Item = u8> + 'a {
+        PercentDecoded {
+            rest: self.0.as_bytes(),
+        }
+    }
+
+    /// `true` if the value decodes to exactly `s`.
+    pub fn eq_str(&self, s: &str) -> bool {
+        self.decoded().eq(s.bytes())
+    }
+}
+
+/// The bytes of a percent-encoded query component, decoded as `URLSearchParams` does.
+struct PercentDecoded<'a> {
+    /// What is left to decode.
+    rest: &'a [u8],
+}
+
+impl Iterator for PercentDecoded<'_> {
+    type Item = u8;
+
+    fn next(&mut self) -> Option<u8> {
+        let (&first, rest) = self.rest.split_first()?;
+        self.rest = rest;
+        Some(match first {
+            b'+' => b' ',
+            b'%' => match *rest {
+                [hi, lo, ref tail @ ..] => match (hex_value(hi), hex_value(lo)) {
+                    (Some(hi), Some(lo)) => {
+                        self.rest = tail;
+                        (hi << 4) | lo
+                    }
+                    _ => b'%',
+                },
+                _ => b'%',
+            },
+            other => other,
+        })
+    }
+}
+
+/// The value of an ASCII hex digit (either case).
+const fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// The Engine.IO parameters of a request's query string, e.g.
+/// `EIO=4&transport=websocket`, or `EIO=4&transport=polling&t=0zwy07ob&sid=…`.
+///
+/// Parameters may come in any order; unknown ones are ignored; for a repeated one the last
+/// counts (engine.io builds its query object with `Object.fromEntries`). Keys are compared
+/// after percent-decoding, so `%45IO=4` is `EIO=4` too. Values are kept as sent.
+///
+/// ```
+/// use wsgate::socketio::engine::{EngineQuery, Transport};
+/// let q = EngineQuery::parse("EIO=4&transport=websocket&sid=SMlMmzCjTTfIN6aiAAAA");
+/// assert!(q.is_v4());
+/// assert_eq!(q.transport_kind(), Some(Transport::WebSocket));
+/// assert_eq!(q.sid.map(|s| s.raw()), Some("SMlMmzCjTTfIN6aiAAAA"));
+/// assert!(!q.wants_base64());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct EngineQuery<'a> {
+    /// `EIO`: the protocol version, `4` for Engine.IO v4 (anything else, or nothing, is
+    /// version 3 to engine.io).
+    pub eio: Option<QueryValue<'a>>,
+    /// `transport`: `polling` or `websocket` (see [`transport_kind`](Self::transport_kind)).
+    pub transport: Option<QueryValue<'a>>,
+    /// `sid`: the session the request belongs to; `None` for a handshake. An empty `sid=`
+    /// is `None` too, as engine.io treats it.
+    pub sid: Option<QueryValue<'a>>,
+    /// `t`: a cache-buster the polling client adds; its value means nothing.
+    pub t: Option<QueryValue<'a>>,
+    /// `b64`: set (to anything but the empty string) by a client that wants binary sent as
+    /// base64 text (see [`wants_base64`](Self::wants_base64)).
+    pub b64: Option<QueryValue<'a>>,
+}
+
+impl<'a> EngineQuery<'a> {
+    /// Reads the query string `query`: what follows the `?` of the request target, without
+    /// the `?` (such as [`Request::query`](crate::protocol::handshake::Request::query)).
+    /// Anything from a `#` on is a fragment and ignored. Never fails: pairs are split at
+    /// `&`, a pair without `=` is a key with an empty value, empty pairs are skipped.
+    pub fn parse(query: &'a str) -> EngineQuery<'a> {
+        let query = query.split('#').next().unwrap_or_default();
+        let mut q = EngineQuery::default();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let key = QueryValue(key);
+            let slot = if key.eq_str("EIO") {
+                &mut q.eio
+            } else if key.eq_str("transport") {
+                &mut q.transport
+            } else if key.eq_str("sid") {
+                &mut q.sid
+            } else if key.eq_str("t") {
+                &mut q.t
+            } else if key.eq_str("b64") {
+                &mut q.b64
+            } else {
+                continue;
+            };
+            *slot = Some(QueryValue(value));
+        }
+        q.sid = q.sid.filter(|sid| !sid.is_empty());
+        q
+    }
+
+    /// `true` if the request speaks Engine.IO v4: `EIO` is `4`.
+    pub fn is_v4(&self) -> bool {
+        self.eio.is_some_and(|v| v.eq_str("4"))
+    }
+
+    /// The transport the request names, `None` if it names none or another one (such as
+    /// `webtransport`, which engine.io never takes in a query either).
+    pub fn transport_kind(&self) -> Option<Transport> {
+        let t = self.transport?;
+        [Transport::Polling, Transport::WebSocket]
+            .into_iter()
+            .find(|kind| t.eq_str(kind.name()))
+    }
+
+    /// `true` if the client asked for binary as base64 text (`b64` with a non-empty value,
+    /// engine.io's `supportsBinary = !req._query.b64`): then binary messages go to it as
+    /// [`write_base64_message`] writes them, even over WebSocket.
+    pub fn wants_base64(&self) -> bool {
+        self.b64.is_some_and(|v| !v.is_empty())
+    }
+
+    /// Decides whether a WebSocket-only Engine.IO server takes this request, and if not,
+    /// the error engine.io answers it with.
+    ///
+    /// `method` is the request's method, `upgrade` whether it asks for a WebSocket
+    /// upgrade, and `sid_known` says whether a `sid` the request carries belongs to a live
+    /// session (it is called only then). `Ok(())` means: a handshake if [`sid`](Self::sid)
+    /// is `None`, else a request for that session.
+    ///
+    /// The checks, in the order of engine.io's `server.ts` (`verify()`, then `handshake()`
+    /// for a request without a sid):
+    ///
+    /// 1. the transport is not one the server runs → [`RequestError::UnknownTransport`].
+    ///    This server runs `websocket` only, so `polling` (what a default socket.io client
+    ///    tries first) is refused this way too, as engine.io refuses it when configured with
+    ///    `transports: ["websocket"]` (captured: `400 {"code":0,"message":"Transport
+    ///    unknown"}`);
+    /// 2. a `sid` no live session has → [`RequestError::UnknownSid`]; a known one is taken
+    ///    without the checks below (engine.io also refuses a sid used over another transport
+    ///    without an upgrade, which cannot happen with one transport);
+    /// 3. a handshake that is not a `GET` → [`RequestError::BadHandshakeMethod`];
+    /// 4. a `websocket` handshake that does not ask for an upgrade →
+    ///    [`RequestError::BadRequest`];
+    /// 5. `EIO` missing or not `4` → [`RequestError::UnsupportedProtocolVersion`] (engine.io
+    ///    checks it in `handshake()`, after `verify()`, and only for a handshake).
+    ///
+    /// engine.io also refuses an `Origin` header with characters invalid in a header
+    /// (code 3, between steps 1 and 2), which
+    /// [`Request::parse`](crate::protocol::handshake::Request::parse) already refuses with
+    /// a 400 of its own; and it lets the application refuse a handshake (`allowRequest`,
+    /// code 4, [`RequestError::Forbidden`]) between steps 4 and 5. That check is the
+    /// caller's, after this one: so a handshake with a wrong `EIO` gets code 5 here where
+    /// engine.io would ask `allowRequest` first.
+    ///
+    /// ```
+    /// use wsgate::socketio::engine::{EngineQuery, RequestError};
+    /// let ws = EngineQuery::parse("EIO=4&transport=websocket");
+    /// assert_eq!(ws.verify("GET", true, |_| false), Ok(()));
+    /// let polling = EngineQuery::parse("EIO=4&transport=polling&t=10e03pv9");
+    /// assert_eq!(polling.verify("GET", false, |_| false), Err(RequestError::UnknownTransport));
+    /// let stale = EngineQuery::parse("EIO=4&transport=websocket&sid=SMlMmzCjTTfIN6aiAAAA");
+    /// assert_eq!(stale.verify("GET", true, |_| false), Err(RequestError::UnknownSid));
+    /// let v3 = EngineQuery::parse("EIO=3&transport=websocket");
+    /// assert_eq!(v3.verify("GET", true, |_| false), Err(RequestError::UnsupportedProtocolVersion));
+    /// ```
+    pub fn verify(
+        &self,
+        method: &str,
+        upgrade: bool,
+        sid_known: impl FnOnce(QueryValue<'a>) -> bool,
+    ) -> Result<(), RequestError> {
+        if self.transport_kind() != Some(Transport::WebSocket) {
+            return Err(RequestError::UnknownTransport);
+        }
+        if let Some(sid) = self.sid.filter(|sid| !sid.is_empty()) {
+            return if sid_known(sid) {
+                Ok(())
+            } else {
+                Err(RequestError::UnknownSid)
+            };
+        }
+        if method != "GET" {
+            return Err(RequestError::BadHandshakeMethod);
+        }
+        if !upgrade {
+            return Err(RequestError::BadRequest);
+        }
+        if !self.is_v4() {
+            return Err(RequestError::UnsupportedProtocolVersion);
+        }
+        Ok(())
+    }
+}
+
+/// Why engine.io refuses a request: its error codes and messages (`server.ts`
+/// `Server.errors`, `Server.errorMessages`). [`write_error_response`] writes the answer to a
+/// plain HTTP request, [`write_upgrade_error`] the answer to a WebSocket upgrade request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
+pub enum RequestError {
+    /// 0 "Transport unknown": no `transport`, or one the server does not run.
+    UnknownTransport = 0,
+    /// 1 "Session ID unknown": a `sid` no live session has.
+    UnknownSid = 1,
+    /// 2 "Bad handshake method": a handshake that is not a `GET`.
+    BadHandshakeMethod = 2,
+    /// 3 "Bad request": e.g. a `websocket` handshake without an upgrade.
+    BadRequest = 3,
+    /// 4 "Forbidden": the application refused the handshake. The only one answered 403.
+    Forbidden = 4,
+    /// 5 "Unsupported protocol version": `EIO` is not `4`.
+    UnsupportedProtocolVersion = 5,
+}
+
+impl RequestError {
+    /// Every error, in code order.
+    pub const ALL: [RequestError; 6] = [
+        RequestError::UnknownTransport,
+        RequestError::UnknownSid,
+        RequestError::BadHandshakeMethod,
+        RequestError::BadRequest,
+        RequestError::Forbidden,
+        RequestError::UnsupportedProtocolVersion,
+    ];
+
+    /// engine.io's error code, 0 to 5.
+    pub const fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// engine.io's message for this error, e.g. `"Transport unknown"`.
+    pub const fn message(self) -> &'static str {
+        match self {
+            RequestError::UnknownTransport => "Transport unknown",
+            RequestError::UnknownSid => "Session ID unknown",
+            RequestError::BadHandshakeMethod => "Bad handshake method",
+            RequestError::BadRequest => "Bad request",
+            RequestError::Forbidden => "Forbidden",
+            RequestError::UnsupportedProtocolVersion => "Unsupported protocol version",
+        }
+    }
+
+    /// The status of the JSON answer ([`write_error_response`]): 403 for
+    /// [`RequestError::Forbidden`], 400 for every other (engine.io `abortRequest`).
+    pub const fn status(self) -> Status {
+        match self {
+            RequestError::Forbidden => Status::Forbidden,
+            _ => Status::BadRequest,
+        }
+    }
+}
+
+impl fmt::Display for RequestError {
+    /// Formats as `"<message> (engine.io error <code>)"`, e.g. `Transport unknown
+    /// (engine.io error 0)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (engine.io error {})", self.message(), self.code())
+    }
+}
+
+impl core::error::Error for RequestError {}
+
+/// Writes engine.io's answer to a refused plain HTTP request (`server.ts` `abortRequest`)
+/// into `out` and returns its length, or `None` if it does not fit (its contents are then
+/// unspecified):
+///
+/// `HTTP/1.1 <status>`, `Content-Type: application/json`, `Content-Length`,
+/// `Connection: close`, a blank line, and the body `{"code":N,"message":"…"}` with the
+/// error's own message. The status is [`RequestError::status`].
+///
+/// ```
+/// use wsgate::socketio::engine::{write_error_response, RequestError};
+/// let mut out = [0u8; 256];
+/// let n = write_error_response(&mut out, RequestError::UnknownTransport).unwrap();
+/// assert_eq!(
+///     &out[..n],
+///     b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\
+///       Connection: close\r\n\r\n{\"code\":0,\"message\":\"Transport unknown\"}"
+/// );
+/// ```
+#[must_use = "the length written is the only way to know what was written"]
+pub fn write_error_response(out: &mut [u8], err: RequestError) -> Option<usize> {
+    write_error_response_with(out, err, err.message())
+}
+
+/// [`write_error_response`] with another message: engine.io sends the message an
+/// application's `allowRequest` refusal gives (`{"code":4,"message":"<its message>"}`).
+/// `message` is written as a JSON string, escaped as `JSON.stringify` escapes it.
+///
+/// ```
+/// use wsgate::socketio::engine::{write_error_response_with, RequestError};
+/// let mut out = [0u8; 256];
+/// let n = write_error_response_with(&mut out, RequestError::Forbidden, "no \"guests\"").unwrap();
+/// assert!(out[..n].starts_with(b"HTTP/1.1 403 Forbidden\r\n"));
+/// assert!(out[..n].ends_with(br#"{"code":4,"message":"no \"guests\""}"#));
+/// ```
+#[must_use = "the length written is the only way to know what was written"]
+pub fn write_error_response_with(
+    out: &mut [u8],
+    err: RequestError,
+    message: &str,
+) -> Option<usize> {
+    const BODY_START: &[u8] = b"{\"code\":";
+    const BODY_MESSAGE: &[u8] = b",\"message\":";
+    // `{"code":` + one digit + `,"message":` + the string + `}`.
+    let body_len =
+        json_string_len(message).checked_add(BODY_START.len() + 1 + BODY_MESSAGE.len() + 1)?;
+    let status = err.status();
+    let mut w = Writer::new(out);
+    w.put(b"HTTP/1.1 ")?;
+    w.put_decimal(usize::from(status.code()))?;
+    w.put(b" ")?;
+    w.put(status.reason_phrase().as_bytes())?;
+    w.put(b"\r\nContent-Type: application/json\r\nContent-Length: ")?;
+    w.put_decimal(body_len)?;
+    w.put(b"\r\nConnection: close\r\n\r\n")?;
+    w.put(BODY_START)?;
+    w.put(&[b'0' + err.code()])?;
+    w.put(BODY_MESSAGE)?;
+    w.fill(|room| write_json_string(message, room))?;
+    w.put(b"}")?;
+    Some(w.len())
+}
+
+/// Writes engine.io's answer to a refused WebSocket upgrade request (`server.ts`
+/// `abortUpgrade`) into `out` and returns its length, or `None` if it does not fit.
+///
+/// It differs from [`write_error_response`]: always `400 Bad Request` (also for
+/// [`RequestError::Forbidden`]), `Connection: close` first, then `Content-type: text/html`
+/// (engine.io's spelling) and `Content-Length`, and the body is the bare message, e.g.
+/// `Session ID unknown`.
+///
+/// engine.io checks the protocol version of a WebSocket handshake only after the 101, and
+/// then writes these bytes into the open WebSocket; wsgate answers before the 101 instead
+/// (see [`EngineQuery::verify`]).
+///
+/// ```
+/// use wsgate::socketio::engine::{write_upgrade_error, RequestError};
+/// let mut out = [0u8; 256];
+/// let n = write_upgrade_error(&mut out, RequestError::UnknownSid).unwrap();
+/// assert_eq!(
+///     &out[..n],
+///     b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-type: text/html\r\n\
+///       Content-Length: 18\r\n\r\nSession ID unknown"
+/// );
+/// ```
+#[must_use = "the length written is the only way to know what was written"]
+pub fn write_upgrade_error(out: &mut [u8], err: RequestError) -> Option<usize> {
+    let message = err.message();
+    let mut w = Writer::new(out);
+    w.put(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-type: text/html\r\nContent-Length: ")?;
+    w.put_decimal(message.len())?;
+    w.put(b"\r\n\r\n")?;
+    w.put(message.as_bytes())?;
     Some(w.len())
 }
 

@@ -198,6 +198,24 @@ mod prop {
             check_round_trip(&frame);
             prop_assert_eq!(decode_binary(&frame).payload, Payload::Binary(&frame));
         }
+
+        #[test]
+        fn query_parsing_never_panics(
+            query in "([a-zA-Z0-9%+=&#_-]|EIO|sid|transport|b64|websocket){0,40}",
+            method in "GET|POST|",
+            upgrade in any::<bool>(),
+        ) {
+            let q = EngineQuery::parse(&query);
+            let verdict = q.verify(&method, upgrade, |sid| sid.raw().len() % 2 == 0);
+            if verdict.is_ok() {
+                prop_assert_eq!(q.transport_kind(), Some(Transport::WebSocket));
+            }
+            for value in [q.eio, q.transport, q.sid, q.t, q.b64].into_iter().flatten() {
+                // Every value is a piece of the query, and decodes to at most as many bytes.
+                prop_assert!(query.contains(value.raw()));
+                prop_assert!(value.decoded().count() <= value.raw().len());
+            }
+        }
     }
 }
 
@@ -388,4 +406,410 @@ fn open_packet_is_json_the_client_reads() {
     assert_eq!(v["maxPayload"], 1_000_000);
     assert_eq!(Transport::Polling.name(), "polling");
     assert_eq!(Transport::WebSocket.name(), "websocket");
+}
+
+// ---- the request's query ----
+
+#[test]
+fn captured_queries_parse() {
+    let q = EngineQuery::parse("EIO=4&transport=polling&t=0zwy07ob&sid=SMlMmzCjTTfIN6aiAAAA");
+    assert_eq!(q.eio.map(|v| v.raw()), Some("4"));
+    assert_eq!(q.transport.map(|v| v.raw()), Some("polling"));
+    assert_eq!(q.t.map(|v| v.raw()), Some("0zwy07ob"));
+    assert_eq!(q.sid.map(|v| v.raw()), Some("SMlMmzCjTTfIN6aiAAAA"));
+    assert_eq!(q.b64, None);
+    assert!(q.is_v4());
+    assert_eq!(q.transport_kind(), Some(Transport::Polling));
+    assert!(!q.wants_base64());
+
+    let q = EngineQuery::parse("EIO=4&transport=websocket");
+    assert_eq!(q.transport_kind(), Some(Transport::WebSocket));
+    assert_eq!((q.sid, q.t, q.b64), (None, None, None));
+    assert!(q.is_v4());
+}
+
+#[test]
+fn any_order_unknown_keys_and_odd_pairs() {
+    let q = EngineQuery::parse("&foo=bar&b64=1&&sid=abc&transport=websocket&x&EIO=4&t=");
+    assert_eq!(q.sid.map(|v| v.raw()), Some("abc"));
+    assert_eq!(q.transport_kind(), Some(Transport::WebSocket));
+    assert!(q.is_v4());
+    assert!(q.wants_base64());
+    assert_eq!(q.t.map(|v| v.raw()), Some(""));
+    assert_eq!(EngineQuery::parse(""), EngineQuery::default());
+    assert_eq!(EngineQuery::parse("&&&="), EngineQuery::default());
+    // A key without `=` has an empty value; keys are case-sensitive.
+    let q = EngineQuery::parse("EIO&eio=4&Transport=websocket&SID=x");
+    assert_eq!(q.eio.map(|v| v.raw()), Some(""));
+    assert!(!q.is_v4());
+    assert_eq!(q.transport, None);
+    assert_eq!(q.sid, None);
+    // The value runs to the next `&`, `=` included.
+    let q = EngineQuery::parse("t=a=b&EIO=4");
+    assert_eq!(q.t.map(|v| v.raw()), Some("a=b"));
+}
+
+#[test]
+fn the_last_of_a_repeated_key_counts() {
+    let q = EngineQuery::parse("EIO=3&EIO=4&transport=websocket&transport=polling");
+    assert!(q.is_v4());
+    assert_eq!(q.transport_kind(), Some(Transport::Polling));
+    // An empty last sid is no sid; an empty last b64 is no base64.
+    let q = EngineQuery::parse("sid=abc&sid=&b64=1&b64=");
+    assert_eq!(q.sid, None);
+    assert!(!q.wants_base64());
+    let q = EngineQuery::parse("sid=&sid=abc&b64=0");
+    assert_eq!(q.sid.map(|v| v.raw()), Some("abc"));
+    // `b64=0` is a non-empty string: engine.io sends base64.
+    assert!(q.wants_base64());
+}
+
+#[test]
+fn percent_encoding_as_url_search_params() {
+    let q = EngineQuery::parse("%45IO=%34&trans%70ort=web%73ocket&%73id=a%2Bb+c");
+    assert!(q.is_v4());
+    assert_eq!(q.transport_kind(), Some(Transport::WebSocket));
+    let sid = q.sid.expect("sid");
+    assert_eq!(sid.raw(), "a%2Bb+c");
+    assert!(sid.eq_str("a+b c"));
+    assert!(!sid.eq_str("a%2Bb+c"));
+    // A `%` without two hex digits stays a `%`.
+    for (raw, decoded) in [
+        ("%", "%"),
+        ("%4", "%4"),
+        ("%zz", "%zz"),
+        ("%%41", "%A"),
+        ("%4g1", "%4g1"),
+        ("100%", "100%"),
+        ("%2f%2F", "//"),
+        ("%e2%82%ac", "€"),
+        ("++", "  "),
+    ] {
+        let v = QueryValue(raw);
+        assert!(v.eq_str(decoded), "{raw}");
+        assert_eq!(
+            v.decoded().collect::<Vec<u8>>(),
+            decoded.as_bytes(),
+            "{raw}"
+        );
+    }
+    // Decoded, not prefix-matched.
+    assert!(!QueryValue("4").eq_str("40"));
+    assert!(!QueryValue("40").eq_str("4"));
+    assert!(!QueryValue("%34%30").eq_str("4"));
+}
+
+#[test]
+fn a_fragment_ends_the_query() {
+    let q = EngineQuery::parse("EIO=4&transport=websocket#&sid=abc");
+    assert_eq!(q.sid, None);
+    assert!(q.is_v4());
+    let q = EngineQuery::parse("EIO=4#x");
+    assert!(q.is_v4());
+    assert_eq!(EngineQuery::parse("#EIO=4"), EngineQuery::default());
+}
+
+#[test]
+fn only_two_transports_are_known() {
+    for t in [
+        "webtransport",
+        "WebSocket",
+        "websocket ",
+        "poll",
+        "",
+        "flashsocket",
+    ] {
+        let query = std::format!("transport={t}");
+        assert_eq!(EngineQuery::parse(&query).transport_kind(), None, "{t}");
+    }
+    assert_eq!(EngineQuery::parse("EIO=4").transport_kind(), None);
+}
+
+/// A known session, for `verify`.
+const LIVE: &str = "SMlMmzCjTTfIN6aiAAAA";
+
+fn verify(query: &str, method: &str, upgrade: bool) -> Result<(), RequestError> {
+    EngineQuery::parse(query).verify(method, upgrade, |sid| sid.eq_str(LIVE))
+}
+
+#[test]
+fn verify_takes_a_websocket_handshake_and_a_live_session() {
+    assert_eq!(verify("EIO=4&transport=websocket", "GET", true), Ok(()));
+    assert_eq!(
+        verify("transport=websocket&EIO=4&b64=1&t=x&j=0", "GET", true),
+        Ok(())
+    );
+    let live = std::format!("EIO=4&transport=websocket&sid={LIVE}");
+    assert_eq!(verify(&live, "GET", true), Ok(()));
+}
+
+#[test]
+fn verify_answers_each_code() {
+    use RequestError::*;
+    let cases: [(&str, &str, bool, Result<(), RequestError>); 14] = [
+        // 0: no transport, an unknown one, and polling (this server runs WebSocket only).
+        ("EIO=4", "GET", true, Err(UnknownTransport)),
+        (
+            "EIO=4&transport=carrier-pigeon",
+            "GET",
+            true,
+            Err(UnknownTransport),
+        ),
+        (
+            "EIO=4&transport=webtransport",
+            "GET",
+            true,
+            Err(UnknownTransport),
+        ),
+        // Captured: the default client's first request.
+        (
+            "EIO=4&transport=polling&t=10e03pv9",
+            "GET",
+            false,
+            Err(UnknownTransport),
+        ),
+        // 1: a sid no session has.
+        (
+            "EIO=4&transport=websocket&sid=zO_RL0rQ8UQymtmTAAAB",
+            "GET",
+            true,
+            Err(UnknownSid),
+        ),
+        // 2: a handshake that is not a GET (methods are case-sensitive).
+        (
+            "EIO=4&transport=websocket",
+            "POST",
+            true,
+            Err(BadHandshakeMethod),
+        ),
+        (
+            "EIO=4&transport=websocket",
+            "get",
+            true,
+            Err(BadHandshakeMethod),
+        ),
+        // 3: a websocket handshake without an upgrade.
+        ("EIO=4&transport=websocket", "GET", false, Err(BadRequest)),
+        // 5: EIO missing, 3, or anything but 4.
+        (
+            "transport=websocket",
+            "GET",
+            true,
+            Err(UnsupportedProtocolVersion),
+        ),
+        (
+            "EIO=3&transport=websocket",
+            "GET",
+            true,
+            Err(UnsupportedProtocolVersion),
+        ),
+        (
+            "EIO=&transport=websocket",
+            "GET",
+            true,
+            Err(UnsupportedProtocolVersion),
+        ),
+        (
+            "EIO=04&transport=websocket",
+            "GET",
+            true,
+            Err(UnsupportedProtocolVersion),
+        ),
+        (
+            "EIO=5&transport=websocket",
+            "GET",
+            true,
+            Err(UnsupportedProtocolVersion),
+        ),
+        (
+            "EIO=4&EIO=3&transport=websocket",
+            "GET",
+            true,
+            Err(UnsupportedProtocolVersion),
+        ),
+    ];
+    for (query, method, upgrade, expected) in cases {
+        assert_eq!(
+            verify(query, method, upgrade),
+            expected,
+            "{method} ?{query}"
+        );
+    }
+}
+
+#[test]
+fn verify_checks_in_engine_io_order() {
+    use RequestError::*;
+    // The transport comes first: before the version, the sid and the method.
+    assert_eq!(
+        verify("transport=polling", "POST", false),
+        Err(UnknownTransport)
+    );
+    assert_eq!(
+        verify("EIO=3&sid=nope", "POST", false),
+        Err(UnknownTransport)
+    );
+    // Then the sid: a request for a session is checked for neither method, upgrade nor
+    // version (engine.io checks those on handshakes only).
+    assert_eq!(
+        verify("EIO=3&transport=websocket&sid=nope", "POST", false),
+        Err(UnknownSid)
+    );
+    let live = std::format!("transport=websocket&sid={LIVE}");
+    assert_eq!(verify(&live, "POST", false), Ok(()));
+    // Then the method, before the upgrade and the version.
+    assert_eq!(
+        verify("EIO=3&transport=websocket", "POST", false),
+        Err(BadHandshakeMethod)
+    );
+    // Then the upgrade, before the version.
+    assert_eq!(
+        verify("EIO=3&transport=websocket", "GET", false),
+        Err(BadRequest)
+    );
+}
+
+#[test]
+fn verify_asks_about_the_sid_only_when_there_is_one() {
+    let mut asked = 0;
+    let q = EngineQuery::parse("EIO=4&transport=websocket");
+    assert_eq!(
+        q.verify("GET", true, |_| {
+            asked += 1;
+            true
+        }),
+        Ok(())
+    );
+    assert_eq!(asked, 0);
+    let q = EngineQuery::parse("EIO=4&transport=websocket&sid=abc");
+    assert_eq!(
+        q.verify("GET", true, |sid| {
+            asked += 1;
+            sid.raw() == "abc"
+        }),
+        Ok(())
+    );
+    assert_eq!(asked, 1);
+    // Not for a refused transport either.
+    let q = EngineQuery::parse("EIO=4&transport=polling&sid=abc");
+    assert_eq!(
+        q.verify("GET", false, |_| {
+            asked += 1;
+            true
+        }),
+        Err(RequestError::UnknownTransport)
+    );
+    assert_eq!(asked, 1);
+}
+
+// ---- the HTTP errors ----
+
+#[test]
+fn request_errors_codes_messages_statuses() {
+    let expected = [
+        (0, "Transport unknown", 400),
+        (1, "Session ID unknown", 400),
+        (2, "Bad handshake method", 400),
+        (3, "Bad request", 400),
+        (4, "Forbidden", 403),
+        (5, "Unsupported protocol version", 400),
+    ];
+    for (err, (code, message, status)) in RequestError::ALL.into_iter().zip(expected) {
+        assert_eq!(err.code(), code);
+        assert_eq!(err.message(), message);
+        assert_eq!(err.status().code(), status);
+        assert_eq!(
+            err.to_string(),
+            std::format!("{message} (engine.io error {code})")
+        );
+    }
+}
+
+#[test]
+fn error_responses_exact_bytes() {
+    let expected: [&[u8]; 6] = [
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 40\r\nConnection: close\r\n\r\n{\"code\":0,\"message\":\"Transport unknown\"}",
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 41\r\nConnection: close\r\n\r\n{\"code\":1,\"message\":\"Session ID unknown\"}",
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 43\r\nConnection: close\r\n\r\n{\"code\":2,\"message\":\"Bad handshake method\"}",
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 34\r\nConnection: close\r\n\r\n{\"code\":3,\"message\":\"Bad request\"}",
+        b"HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: 32\r\nConnection: close\r\n\r\n{\"code\":4,\"message\":\"Forbidden\"}",
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 51\r\nConnection: close\r\n\r\n{\"code\":5,\"message\":\"Unsupported protocol version\"}",
+    ];
+    for (err, expected) in RequestError::ALL.into_iter().zip(expected) {
+        let out = written(|o| write_error_response(o, err));
+        assert_eq!(
+            out,
+            expected,
+            "{err}: {}",
+            std::string::String::from_utf8_lossy(&out)
+        );
+        check_content_length(&out);
+    }
+}
+
+/// The body after the blank line is as long as `Content-Length` says, and is JSON.
+fn check_content_length(response: &[u8]) {
+    let text = core::str::from_utf8(response).expect("UTF-8");
+    let (head, body) = text.split_once("\r\n\r\n").expect("a blank line");
+    let length = head
+        .split("\r\n")
+        .find_map(|line| line.strip_prefix("Content-Length: "))
+        .expect("Content-Length");
+    assert_eq!(length, body.len().to_string());
+    assert!(head.ends_with("\r\nConnection: close"));
+}
+
+#[test]
+fn error_response_with_a_message_escapes_it() {
+    let out = written(|o| {
+        write_error_response_with(o, RequestError::Forbidden, "not \"you\"\n\\ é\u{1}")
+    });
+    check_content_length(&out);
+    assert!(out.starts_with(b"HTTP/1.1 403 Forbidden\r\n"));
+    let text = core::str::from_utf8(&out).expect("UTF-8");
+    let (_, body) = text.split_once("\r\n\r\n").expect("blank line");
+    assert_eq!(
+        body,
+        "{\"code\":4,\"message\":\"not \\\"you\\\"\\n\\\\ é\\u0001\"}"
+    );
+    let v: serde_json::Value = serde_json::from_str(body).expect("JSON");
+    assert_eq!(v["code"], 4);
+    assert_eq!(v["message"], "not \"you\"\n\\ é\u{1}");
+    // An empty message.
+    let out = written(|o| write_error_response_with(o, RequestError::BadRequest, ""));
+    assert!(out.ends_with(b"\r\n\r\n{\"code\":3,\"message\":\"\"}"));
+    check_content_length(&out);
+}
+
+#[test]
+fn upgrade_errors_exact_bytes() {
+    for err in RequestError::ALL {
+        let out = written(|o| write_upgrade_error(o, err));
+        let expected = std::format!(
+            "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-type: text/html\r\nContent-Length: {}\r\n\r\n{}",
+            err.message().len(),
+            err.message()
+        );
+        assert_eq!(out, expected.as_bytes(), "{err}");
+    }
+    assert_eq!(
+        written(|o| write_upgrade_error(o, RequestError::UnknownTransport)),
+        b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-type: text/html\r\nContent-Length: 17\r\n\r\nTransport unknown"
+    );
+    // Forbidden too is a 400 on an upgrade.
+    assert_eq!(
+        written(|o| write_upgrade_error(o, RequestError::Forbidden)),
+        b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-type: text/html\r\nContent-Length: 9\r\n\r\nForbidden"
+    );
+}
+
+#[test]
+fn a_hand_made_empty_sid_is_no_sid() {
+    let q = EngineQuery {
+        eio: Some(QueryValue::new("4")),
+        transport: Some(QueryValue::new("websocket")),
+        sid: Some(QueryValue::new("")),
+        ..EngineQuery::default()
+    };
+    assert_eq!(q.verify("GET", true, |_| unreachable!()), Ok(()));
 }
