@@ -1,7 +1,9 @@
-//! Socket.IO v5 packets: the text of an Engine.IO `message`, decoded in place.
+//! Socket.IO v5 packets: the text of an Engine.IO `message`, decoded in place and written
+//! with the bounded writer.
 //!
 //! A packet is the payload of an Engine.IO `message` **without** its `4` (the Engine.IO
-//! layer strips it on receipt):
+//! layer strips it on receipt and its caller prefixes it on sending; see
+//! [`with_message_prefix`]):
 //!
 //! ```text
 //! <type>[<attachments>-][<namespace>,][<ack id>][<JSON payload>]
@@ -14,6 +16,10 @@
 //!   them ([`Args::map_payload`]), in the same pass.
 //! - [`placeholder_index`] and [`check_placeholders`] read the binary placeholders
 //!   `{"_placeholder":true,"num":N}` that stand for the attachments of a binary packet.
+//! - `write_*` write the packets a server sends, byte for byte as socket.io 4.8.3 writes
+//!   them ([`write_connect`], [`write_connect_error`], [`write_disconnect`], [`write_event`],
+//!   [`write_ack`], their binary forms, and [`write_packet`] for any other), into a caller's
+//!   slice; they fail (return `None`, never truncate) when it is too short.
 //!
 //! Payload rules, by type (what [`decode`] accepts):
 //!
@@ -57,7 +63,7 @@ use core::fmt;
 use crate::bytes::Writer;
 use crate::json::{
     JsonError, JsonStr, MAX_DEPTH, before, compact_json, expect_end, scan_key, scan_string,
-    skip_value, skip_ws,
+    skip_value, skip_ws, write_json_string,
 };
 
 /// Most binary attachments a packet may announce: socket.io-parser's default
@@ -939,6 +945,330 @@ pub fn check_placeholders(payload: &[u8], attachments: u8) -> Result<usize, Pack
         return Err(PacketError::BadPlaceholder);
     }
     Ok(marks.found)
+}
+
+// ---- writing ----
+
+/// Writes the header: type, attachment count (binary types), namespace (unless `/`) with
+/// its comma, ack id.
+fn put_header(
+    w: &mut Writer<'_>,
+    kind: PacketType,
+    attachments: u8,
+    namespace: &str,
+    ack_id: Option<u32>,
+) -> Option<()> {
+    w.put(&[kind.digit()])?;
+    if kind.is_binary() {
+        if !(1..=MAX_ATTACHMENTS).contains(&attachments) {
+            return None;
+        }
+        w.put_decimal(usize::from(attachments))?;
+        w.put(b"-")?;
+    } else if attachments != 0 {
+        return None;
+    }
+    match namespace.as_bytes() {
+        [] | [b'/'] => {}
+        ns @ [b'/', ..] if !ns.contains(&b',') => {
+            w.put(ns)?;
+            w.put(b",")?;
+        }
+        _ => return None,
+    }
+    if let Some(id) = ack_id {
+        w.put_decimal(usize::try_from(id).ok()?)?;
+    }
+    Some(())
+}
+
+/// Writes `[` + the JSON values, compacted and comma-separated, + `]`, with `first`
+/// (already escaped JSON text) as the first element when given.
+fn put_array<'x>(
+    w: &mut Writer<'_>,
+    first: Option<&str>,
+    args: impl IntoIterator<Item = &'x [u8]>,
+) -> Option<()> {
+    w.put(b"[")?;
+    let mut any = false;
+    if let Some(name) = first {
+        w.fill(|room| write_json_string(name, room))?;
+        any = true;
+    }
+    for arg in args {
+        if any {
+            w.put(b",")?;
+        }
+        w.fill(|room| compact_json(arg, room))?;
+        any = true;
+    }
+    w.put(b"]")
+}
+
+/// Writes any packet: the header and `payload` (one JSON value, compacted as
+/// `JSON.stringify` prints it), if any.
+///
+/// The namespace is written as `/admin,`, and left out when it is `/` (or empty); the
+/// attachment count only for binary types. Returns the length, or `None` if it does not
+/// fit or would not be read back: `attachments` not 1 to [`MAX_ATTACHMENTS`] for a binary
+/// type or not 0 for another, or a namespace that does not start with `/` or holds a `,`.
+/// The payload is trusted to be valid JSON of the right shape. The text is the packet
+/// without the Engine.IO `4` (see [`with_message_prefix`]).
+///
+/// ```
+/// # use wsgate::socketio::packet::{write_packet, PacketType};
+/// let mut buf = [0u8; 32];
+/// let payload = br#"[ "admin-ok" ]"#;
+/// let n = write_packet(PacketType::Ack, 0, "/admin", Some(0), Some(payload), &mut buf);
+/// assert_eq!(&buf[..n.unwrap()], br#"3/admin,0["admin-ok"]"#);
+/// ```
+#[must_use = "the length written is the only way to know what was written"]
+pub fn write_packet(
+    kind: PacketType,
+    attachments: u8,
+    namespace: &str,
+    ack_id: Option<u32>,
+    payload: Option<&[u8]>,
+    out: &mut [u8],
+) -> Option<usize> {
+    let mut w = Writer::new(out);
+    put_header(&mut w, kind, attachments, namespace, ack_id)?;
+    if let Some(p) = payload {
+        w.fill(|room| compact_json(p, room))?;
+    }
+    Some(w.len())
+}
+
+/// Writes the server's CONNECT reply, `0{"sid":"<sid>"}` (`0/admin,{"sid":"<sid>"}` for
+/// another namespace than `/`), with `sid` escaped as `JSON.stringify` does.
+///
+/// Returns the length, or `None` if it does not fit or the namespace is not one
+/// [`write_packet`] accepts.
+///
+/// ```
+/// # use wsgate::socketio::packet::write_connect;
+/// let mut buf = [0u8; 40];
+/// let n = write_connect("/admin", "zO_RL0rQ8UQymtmTAAAB", &mut buf).unwrap();
+/// assert_eq!(&buf[..n], br#"0/admin,{"sid":"zO_RL0rQ8UQymtmTAAAB"}"#);
+/// ```
+#[must_use = "the length written is the only way to know what was written"]
+pub fn write_connect(namespace: &str, sid: &str, out: &mut [u8]) -> Option<usize> {
+    let mut w = Writer::new(out);
+    put_header(&mut w, PacketType::Connect, 0, namespace, None)?;
+    w.put(b"{\"sid\":")?;
+    w.fill(|room| write_json_string(sid, room))?;
+    w.put(b"}")?;
+    Some(w.len())
+}
+
+/// Writes a CONNECT_ERROR, `4{"message":"<message>"}`, with `,"data":<data>` (one JSON
+/// value, compacted) before the `}` when `data` is given: what socket.io sends for an
+/// unknown namespace (`4/nope,{"message":"Invalid namespace"}`) or a middleware's refusal.
+///
+/// Returns the length, or `None` if it does not fit or the namespace is not one
+/// [`write_packet`] accepts.
+///
+/// ```
+/// # use wsgate::socketio::packet::write_connect_error;
+/// let mut buf = [0u8; 80];
+/// let n = write_connect_error("/nope", "Invalid namespace", None, &mut buf).unwrap();
+/// assert_eq!(&buf[..n], br#"4/nope,{"message":"Invalid namespace"}"#);
+/// let data = br#"{"content":"retry later"}"#;
+/// let n = write_connect_error("/", "not authorized", Some(data), &mut buf).unwrap();
+/// assert_eq!(&buf[..n], br#"4{"message":"not authorized","data":{"content":"retry later"}}"#);
+/// ```
+#[must_use = "the length written is the only way to know what was written"]
+pub fn write_connect_error(
+    namespace: &str,
+    message: &str,
+    data: Option<&[u8]>,
+    out: &mut [u8],
+) -> Option<usize> {
+    let mut w = Writer::new(out);
+    put_header(&mut w, PacketType::ConnectError, 0, namespace, None)?;
+    w.put(b"{\"message\":")?;
+    w.fill(|room| write_json_string(message, room))?;
+    if let Some(d) = data {
+        w.put(b",\"data\":")?;
+        w.fill(|room| compact_json(d, room))?;
+    }
+    w.put(b"}")?;
+    Some(w.len())
+}
+
+/// Writes a DISCONNECT: `1`, or `1/admin,` for another namespace than `/`.
+///
+/// Returns the length, or `None` if it does not fit or the namespace is not one
+/// [`write_packet`] accepts.
+#[must_use = "the length written is the only way to know what was written"]
+pub fn write_disconnect(namespace: &str, out: &mut [u8]) -> Option<usize> {
+    write_packet(PacketType::Disconnect, 0, namespace, None, None, out)
+}
+
+/// Writes an EVENT, `2["<event>",<arg>,…]` (`2/admin,<ack id>[…]` with a namespace and an
+/// ack id): the event name escaped as `JSON.stringify` does, then the arguments (each one
+/// JSON value, compacted).
+///
+/// Give an `ack_id` when the server wants the client to acknowledge the event. Returns the
+/// length, or `None` if it does not fit or the namespace is not one [`write_packet`]
+/// accepts.
+///
+/// ```
+/// # use wsgate::socketio::packet::write_event;
+/// let mut buf = [0u8; 40];
+/// let n = write_event("/", None, "events", [&b"1"[..]], &mut buf).unwrap();
+/// assert_eq!(&buf[..n], br#"2["events",1]"#);
+/// let n = write_event("/admin", Some(3), "news", [&b"{ \"a\": 1 }"[..], b"true"], &mut buf);
+/// assert_eq!(&buf[..n.unwrap()], br#"2/admin,3["news",{"a":1},true]"#);
+/// ```
+#[must_use = "the length written is the only way to know what was written"]
+pub fn write_event<'x>(
+    namespace: &str,
+    ack_id: Option<u32>,
+    event: &str,
+    args: impl IntoIterator<Item = &'x [u8]>,
+    out: &mut [u8],
+) -> Option<usize> {
+    write_binary_event_of(PacketType::Event, namespace, 0, ack_id, event, args, out)
+}
+
+/// Writes a BINARY_EVENT, `5<attachments>-["<event>",…]`: [`write_event`] with an
+/// attachment count, 1 to [`MAX_ATTACHMENTS`] (`None` otherwise: socket.io's decoder
+/// refuses other counts). The arguments hold the placeholders; the attachments themselves
+/// go out as that many WebSocket binary frames after it.
+///
+/// ```
+/// # use wsgate::socketio::packet::write_binary_event;
+/// let mut buf = [0u8; 64];
+/// let ph = br#"{"_placeholder":true,"num":0}"#;
+/// let n = write_binary_event("/", 1, Some(4), "identity", [&ph[..]], &mut buf).unwrap();
+/// assert_eq!(&buf[..n], br#"51-4["identity",{"_placeholder":true,"num":0}]"#);
+/// ```
+#[must_use = "the length written is the only way to know what was written"]
+pub fn write_binary_event<'x>(
+    namespace: &str,
+    attachments: u8,
+    ack_id: Option<u32>,
+    event: &str,
+    args: impl IntoIterator<Item = &'x [u8]>,
+    out: &mut [u8],
+) -> Option<usize> {
+    write_binary_event_of(
+        PacketType::BinaryEvent,
+        namespace,
+        attachments,
+        ack_id,
+        event,
+        args,
+        out,
+    )
+}
+
+/// The EVENT and BINARY_EVENT writer.
+fn write_binary_event_of<'x>(
+    kind: PacketType,
+    namespace: &str,
+    attachments: u8,
+    ack_id: Option<u32>,
+    event: &str,
+    args: impl IntoIterator<Item = &'x [u8]>,
+    out: &mut [u8],
+) -> Option<usize> {
+    let mut w = Writer::new(out);
+    put_header(&mut w, kind, attachments, namespace, ack_id)?;
+    put_array(&mut w, Some(event), args)?;
+    Some(w.len())
+}
+
+/// Writes an ACK, `3<ack id>[<arg>,…]` (`3/admin,<ack id>[…]` with a namespace): the
+/// answer to an event that carried `ack_id`, its arguments each one JSON value, compacted.
+/// An [`Args`] can be passed as it is.
+///
+/// Returns the length, or `None` if it does not fit or the namespace is not one
+/// [`write_packet`] accepts.
+///
+/// ```
+/// # use wsgate::socketio::packet::{decode, write_ack};
+/// let mut buf = [0u8; 40];
+/// let n = write_ack("/", 0, [&br#""test""#[..]], &mut buf).unwrap();
+/// assert_eq!(&buf[..n], br#"30["test"]"#);
+/// // Echo an event's arguments.
+/// let p = decode(br#"2456["message-with-ack",1,"2",{"3":[false]}]"#).unwrap();
+/// let n = write_ack(p.namespace, p.ack_id.unwrap(), p.args, &mut buf).unwrap();
+/// assert_eq!(&buf[..n], br#"3456[1,"2",{"3":[false]}]"#);
+/// ```
+#[must_use = "the length written is the only way to know what was written"]
+pub fn write_ack<'x>(
+    namespace: &str,
+    ack_id: u32,
+    args: impl IntoIterator<Item = &'x [u8]>,
+    out: &mut [u8],
+) -> Option<usize> {
+    write_binary_ack_of(PacketType::Ack, namespace, 0, ack_id, args, out)
+}
+
+/// Writes a BINARY_ACK, `6<attachments>-<ack id>[…]`: [`write_ack`] with an attachment
+/// count (see [`write_binary_event`]).
+///
+/// ```
+/// # use wsgate::socketio::packet::write_binary_ack;
+/// let mut buf = [0u8; 40];
+/// let n = write_binary_ack("/", 1, 4, [&br#"{"_placeholder":true,"num":0}"#[..]], &mut buf);
+/// assert_eq!(&buf[..n.unwrap()], br#"61-4[{"_placeholder":true,"num":0}]"#);
+/// ```
+#[must_use = "the length written is the only way to know what was written"]
+pub fn write_binary_ack<'x>(
+    namespace: &str,
+    attachments: u8,
+    ack_id: u32,
+    args: impl IntoIterator<Item = &'x [u8]>,
+    out: &mut [u8],
+) -> Option<usize> {
+    write_binary_ack_of(
+        PacketType::BinaryAck,
+        namespace,
+        attachments,
+        ack_id,
+        args,
+        out,
+    )
+}
+
+/// The ACK and BINARY_ACK writer.
+fn write_binary_ack_of<'x>(
+    kind: PacketType,
+    namespace: &str,
+    attachments: u8,
+    ack_id: u32,
+    args: impl IntoIterator<Item = &'x [u8]>,
+    out: &mut [u8],
+) -> Option<usize> {
+    let mut w = Writer::new(out);
+    put_header(&mut w, kind, attachments, namespace, Some(ack_id))?;
+    put_array(&mut w, None, args)?;
+    Some(w.len())
+}
+
+/// Writes the Engine.IO `message` type, `4`, then lets `write` (one of the `write_*`
+/// functions of this module) write the packet after it: the whole text of a WebSocket
+/// frame. Returns the total length, or `None` if either part does not fit.
+///
+/// ```
+/// # use wsgate::socketio::packet::{with_message_prefix, write_connect};
+/// let mut buf = [0u8; 40];
+/// let sid = "k9mhjQoR6llCPpBcAAAA";
+/// let n = with_message_prefix(&mut buf, |out| write_connect("/", sid, out));
+/// assert_eq!(&buf[..n.unwrap()], br#"40{"sid":"k9mhjQoR6llCPpBcAAAA"}"#);
+/// ```
+#[must_use = "the length written is the only way to know what was written"]
+pub fn with_message_prefix(
+    out: &mut [u8],
+    write: impl FnOnce(&mut [u8]) -> Option<usize>,
+) -> Option<usize> {
+    let mut w = Writer::new(out);
+    w.put(b"4")?;
+    w.fill(write)?;
+    Some(w.len())
 }
 
 #[cfg(test)]

@@ -168,46 +168,140 @@ fn captured_client_binary_and_leave() {
     assert_eq!((p.kind, p.namespace, p.payload), (T::Disconnect, "/", None));
 }
 
-/// Every server frame captured, decoded to its parts.
+/// Every server frame captured: decoded to its parts, and written back byte for byte.
 #[test]
-fn captured_server_frames_decode() {
-    for (text, kind, ns) in [
-        (&br#"0{"sid":"k9mhjQoR6llCPpBcAAAA"}"#[..], T::Connect, "/"),
-        (
-            br#"0/admin,{"sid":"zO_RL0rQ8UQymtmTAAAB"}"#,
-            T::Connect,
-            "/admin",
-        ),
-        (
-            br#"4/nope,{"message":"Invalid namespace"}"#,
-            T::ConnectError,
-            "/nope",
-        ),
-        (br#"4{"message":"not authorized"}"#, T::ConnectError, "/"),
-        (
-            br#"4/admin,{"message":"not authorized","data":{"content":"retry later"}}"#,
-            T::ConnectError,
-            "/admin",
-        ),
-        (br#"30["test"]"#, T::Ack, "/"),
-        (br#"3/admin,0["admin-ok"]"#, T::Ack, "/admin"),
-        (br#"3456[1,"2",{"3":[false]}]"#, T::Ack, "/"),
-        (br#"61-4[{"_placeholder":true,"num":0}]"#, T::BinaryAck, "/"),
-        (b"1", T::Disconnect, "/"),
-        (b"1/admin,", T::Disconnect, "/admin"),
-        (br#"2["events",1]"#, T::Event, "/"),
-        (b"31[0]", T::Ack, "/"),
-    ] {
-        let p = ok(text);
-        assert_eq!((p.kind, p.namespace), (kind, ns));
-    }
-    let p = ok(br#"0{"sid":"k9mhjQoR6llCPpBcAAAA"}"#);
+fn captured_server_frames_decode_and_encode() {
+    let sid = "k9mhjQoR6llCPpBcAAAA";
+    let want = r#"0{"sid":"k9mhjQoR6llCPpBcAAAA"}"#;
+    assert_eq!(written(|o| write_connect("/", sid, o)), want);
+    let p = ok(want.as_bytes());
+    assert_eq!((p.kind, p.namespace), (T::Connect, "/"));
     assert_eq!(p.payload, Some(&br#"{"sid":"k9mhjQoR6llCPpBcAAAA"}"#[..]));
-    let p = ok(br#"3456[1,"2",{"3":[false]}]"#);
-    assert_eq!((p.ack_id, p.event), (Some(456), None));
-    assert_eq!(args(&p), ["1", r#""2""#, r#"{"3":[false]}"#]);
-    let p = ok(br#"61-4[{"_placeholder":true,"num":0}]"#);
-    assert_eq!((p.attachments, p.ack_id), (1, Some(4)));
+    assert_eq!(
+        written(|o| write_connect("/", "TdjgcJ0FFNodJY8SAAAA", o)),
+        r#"0{"sid":"TdjgcJ0FFNodJY8SAAAA"}"#
+    );
+    let want = r#"0/admin,{"sid":"zO_RL0rQ8UQymtmTAAAB"}"#;
+    assert_eq!(
+        written(|o| write_connect("/admin", "zO_RL0rQ8UQymtmTAAAB", o)),
+        want
+    );
+    assert_eq!(ok(want.as_bytes()).namespace, "/admin");
+
+    let want = r#"4/nope,{"message":"Invalid namespace"}"#;
+    assert_eq!(
+        written(|o| write_connect_error("/nope", "Invalid namespace", None, o)),
+        want
+    );
+    let p = ok(want.as_bytes());
+    assert_eq!((p.kind, p.namespace), (T::ConnectError, "/nope"));
+    assert_eq!(p.payload, Some(&br#"{"message":"Invalid namespace"}"#[..]));
+    assert_eq!(
+        written(|o| write_connect_error("/random", "Invalid namespace", None, o)),
+        r#"4/random,{"message":"Invalid namespace"}"#
+    );
+    let want = r#"4{"message":"not authorized"}"#;
+    assert_eq!(
+        written(|o| write_connect_error("/", "not authorized", None, o)),
+        want
+    );
+    assert_eq!(ok(want.as_bytes()).kind, T::ConnectError);
+    let want = r#"4/admin,{"message":"not authorized","data":{"content":"retry later"}}"#;
+    let data = br#"{ "content" : "retry later" }"#;
+    assert_eq!(
+        written(|o| write_connect_error("/admin", "not authorized", Some(data), o)),
+        want
+    );
+    assert_eq!(ok(want.as_bytes()).namespace, "/admin");
+
+    let want = r#"30["test"]"#;
+    assert_eq!(written(|o| write_ack("/", 0, [&br#""test""#[..]], o)), want);
+    let p = ok(want.as_bytes());
+    assert_eq!((p.kind, p.ack_id, p.event), (T::Ack, Some(0), None));
+    assert_eq!(args(&p), [r#""test""#]);
+
+    let want = r#"3/admin,0["admin-ok"]"#;
+    assert_eq!(
+        written(|o| write_ack("/admin", 0, [&br#""admin-ok""#[..]], o)),
+        want
+    );
+    let p = ok(want.as_bytes());
+    assert_eq!((p.namespace, p.ack_id), ("/admin", Some(0)));
+
+    let want = r#"3456[1,"2",{"3":[false]}]"#;
+    let a: [&[u8]; 3] = [b"1", br#""2""#, br#"{"3": [false]}"#];
+    assert_eq!(written(|o| write_ack("/", 456, a, o)), want);
+    assert_eq!(
+        args(&ok(want.as_bytes())),
+        ["1", r#""2""#, r#"{"3":[false]}"#]
+    );
+    // The test suite's echo: the event's own arguments, passed as they are.
+    let ev = ok(br#"2456["message-with-ack",1,"2",{"3":[false]}]"#);
+    assert_eq!(
+        written(|o| write_ack(ev.namespace, ev.ack_id.unwrap(), ev.args, o)),
+        want
+    );
+
+    let ph = br#"{"_placeholder":true,"num":0}"#;
+    let want = r#"61-4[{"_placeholder":true,"num":0}]"#;
+    assert_eq!(written(|o| write_binary_ack("/", 1, 4, [&ph[..]], o)), want);
+    let p = ok(want.as_bytes());
+    assert_eq!(
+        (p.kind, p.attachments, p.ack_id),
+        (T::BinaryAck, 1, Some(4))
+    );
+    assert_eq!(
+        written(|o| write_binary_event("/", 1, Some(4), "identity", [&ph[..]], o)),
+        r#"51-4["identity",{"_placeholder":true,"num":0}]"#
+    );
+
+    assert_eq!(written(|o| write_disconnect("/", o)), "1");
+    assert_eq!(written(|o| write_disconnect("/admin", o)), "1/admin,");
+    assert_eq!(ok(b"1/admin,").namespace, "/admin");
+
+    // The NestJS frames.
+    for i in 1..=3 {
+        let arg = format!("{i}");
+        let want = format!(r#"2["events",{i}]"#);
+        assert_eq!(
+            written(|o| write_event("/", None, "events", [arg.as_bytes()], o)),
+            want
+        );
+        assert_eq!(args(&ok(want.as_bytes())), [arg.as_str()]);
+    }
+    assert_eq!(written(|o| write_ack("/", 1, [&b"0"[..]], o)), "31[0]");
+    assert_eq!(written(|o| write_ack("/", 2, [&b"10"[..]], o)), "32[10]");
+    let exc = br#"{"status":"error","message":"test","cause":{"pattern":"boom","data":{"x":1}}}"#;
+    let want = r#"2["exception",{"status":"error","message":"test","cause":{"pattern":"boom","data":{"x":1}}}]"#;
+    assert_eq!(
+        written(|o| write_event("/", None, "exception", [&exc[..]], o)),
+        want
+    );
+    assert_eq!(name(&ok(want.as_bytes())), "exception");
+    assert_eq!(
+        written(|o| write_event("/admin", None, "exception", [&exc[..]], o)),
+        format!("2/admin,{}", &want[1..])
+    );
+    assert_eq!(
+        written(|o| write_event("/", None, "news", [&br#""from a non-Node node""#[..]], o)),
+        r#"2["news","from a non-Node node"]"#
+    );
+}
+
+#[test]
+fn frames_with_the_engine_io_prefix() {
+    assert_eq!(
+        written(|o| with_message_prefix(o, |o| write_connect("/", "k9mhjQoR6llCPpBcAAAA", o))),
+        r#"40{"sid":"k9mhjQoR6llCPpBcAAAA"}"#
+    );
+    assert_eq!(
+        written(|o| with_message_prefix(o, |o| write_disconnect("/admin", o))),
+        "41/admin,"
+    );
+    assert_eq!(
+        written(|o| with_message_prefix(o, |o| write_ack("/", 0, [&b"0"[..]], o))),
+        "430[0]"
+    );
 }
 
 // ---- the socket.io-protocol test suite's refusals (SOCKETIO.md §2.6) ----
@@ -819,6 +913,108 @@ fn event_names() {
     assert!(!ok(b"2[1.0]").event.unwrap().eq_str("1"));
 }
 
+// ---- writing ----
+
+#[test]
+fn writers_check_namespace_and_attachments() {
+    let mut out = [0u8; 64];
+    // `/` and the empty namespace are left out.
+    assert_eq!(written(|o| write_disconnect("", o)), "1");
+    assert_eq!(written(|o| write_connect("", "x", o)), r#"0{"sid":"x"}"#);
+    // A namespace a decoder could not read back is refused.
+    for ns in ["admin", "/a,b", ",", " /a"] {
+        assert_eq!(write_disconnect(ns, &mut out), None, "{ns}");
+        assert_eq!(write_event(ns, None, "e", [], &mut out), None, "{ns}");
+        assert_eq!(write_ack(ns, 1, [], &mut out), None, "{ns}");
+        assert_eq!(write_connect(ns, "x", &mut out), None, "{ns}");
+        assert_eq!(write_connect_error(ns, "x", None, &mut out), None, "{ns}");
+    }
+    // Attachments only on binary types.
+    assert_eq!(
+        write_packet(T::Event, 1, "/", None, Some(b"[\"e\"]"), &mut out),
+        None
+    );
+    for n in [0, 11, 255] {
+        assert_eq!(
+            write_packet(T::BinaryEvent, n, "/", None, Some(b"[\"e\"]"), &mut out),
+            None
+        );
+        assert_eq!(write_binary_ack("/", n, 1, [], &mut out), None);
+        assert_eq!(write_binary_event("/", n, None, "e", [], &mut out), None);
+    }
+    assert_eq!(
+        written(|o| write_packet(T::BinaryEvent, 1, "/", None, Some(b"[\"e\"]"), o)),
+        r#"51-["e"]"#
+    );
+    assert_eq!(
+        written(|o| write_packet(T::BinaryAck, 10, "/x", Some(u32::MAX), Some(b"[]"), o)),
+        "610-/x,4294967295[]"
+    );
+    assert_eq!(
+        written(|o| write_packet(T::Connect, 0, "/x", None, None, o)),
+        "0/x,"
+    );
+    assert_eq!(
+        written(|o| write_packet(T::ConnectError, 0, "/", Some(3), Some(b" \"no\" "), o)),
+        r#"43"no""#
+    );
+}
+
+#[test]
+fn writers_escape_and_compact() {
+    assert_eq!(
+        written(|o| write_event("/", None, "a\"b\\c\n\u{1}", [], o)),
+        r#"2["a\"b\\c\n\u0001"]"#
+    );
+    assert_eq!(
+        written(|o| write_event("/", Some(0), "", [&b" [ 1 , { \"a b\" : 2 } ] "[..]], o)),
+        r#"20["",[1,{"a b":2}]]"#
+    );
+    assert_eq!(
+        written(|o| write_connect("/", "a\"b", o)),
+        r#"0{"sid":"a\"b"}"#
+    );
+    assert_eq!(
+        written(|o| write_connect_error("/", "caf\u{e9}\t", Some(b" [ ] "), o)),
+        "4{\"message\":\"caf\u{e9}\\t\",\"data\":[]}"
+    );
+    assert_eq!(written(|o| write_ack("/", 0, [], o)), "30[]");
+    assert_eq!(written(|o| write_binary_ack("/", 1, 1, [], o)), "61-1[]");
+    assert_eq!(
+        written(|o| write_binary_event("/admin", 2, None, "e", [&b"1"[..], b"2"], o)),
+        "52-/admin,[\"e\",1,2]"
+    );
+}
+
+/// What the writers produce, the decoder reads back.
+#[test]
+fn written_packets_decode() {
+    let mut out = [0u8; 256];
+    let n = write_event(
+        "/chat",
+        Some(9),
+        "msg",
+        [&b"{\"a\":1}"[..], b"[2]", b"\"x\""],
+        &mut out,
+    )
+    .unwrap();
+    let p = ok(&out[..n]);
+    assert_eq!(
+        (p.kind, p.namespace, p.ack_id, name(&p)),
+        (T::Event, "/chat", Some(9), String::from("msg"))
+    );
+    assert_eq!(args(&p), ["{\"a\":1}", "[2]", "\"x\""]);
+    let ph = br#"{"_placeholder":true,"num":1}"#;
+    let n = write_binary_ack("/chat", 2, 3, [&ph[..], b"0"], &mut out).unwrap();
+    let p = ok(&out[..n]);
+    assert_eq!(
+        (p.kind, p.attachments, p.ack_id, p.args.len()),
+        (T::BinaryAck, 2, Some(3), 2)
+    );
+    let n = write_connect_error("/", "m", Some(b"{\"k\":[1]}"), &mut out).unwrap();
+    assert_eq!(ok(&out[..n]).kind, T::ConnectError);
+}
+
 // ---- errors ----
 
 #[test]
@@ -879,6 +1075,27 @@ fn check_decoded(text: &[u8]) {
     for a in &all {
         assert!(crate::json::validate_json(a).is_ok());
     }
+    let mut out = vec![0u8; text.len() + 16];
+    let n = write_packet(
+        p.kind,
+        p.attachments,
+        p.namespace,
+        p.ack_id,
+        p.payload,
+        &mut out,
+    )
+    .expect("a decoded packet is written back");
+    let q = decode(&out[..n]).expect("a written packet decodes");
+    assert_eq!(
+        (q.kind, q.attachments, q.namespace, q.ack_id),
+        (p.kind, p.attachments, p.namespace, p.ack_id)
+    );
+    assert_eq!(q.args.len(), p.args.len());
+    assert_eq!(
+        q.event.map(|e| e.as_json_str().map(|s| s.raw())),
+        p.event.map(|e| e.as_json_str().map(|s| s.raw()))
+    );
+    assert_eq!(q.payload.is_some(), p.payload.is_some());
 }
 
 /// Valid packets of every type, to mutate.
@@ -952,5 +1169,20 @@ proptest! {
         check_decoded(&text);
         let _ = placeholder_index(&t);
         let _ = check_placeholders(&t, 2);
+    }
+
+    #[test]
+    fn writers_never_panic(
+        ns in "(/[a-z,]{0,4})?",
+        event in "\\PC{0,8}",
+        arg in proptest::collection::vec(any::<u8>(), 0..16),
+        id in proptest::option::of(any::<u32>()),
+        size in 0usize..48,
+    ) {
+        let mut out = vec![0u8; size];
+        let n = write_event(&ns, id, &event, [arg.as_slice()], &mut out);
+        prop_assert!(n.is_none_or(|n| n <= size));
+        let _ = write_connect_error(&ns, &event, Some(&arg), &mut out);
+        let _ = write_binary_ack(&ns, 1, id.unwrap_or(0), [arg.as_slice()], &mut out);
     }
 }
