@@ -16,6 +16,8 @@
 //! - [`gateway`]: the NestJS layer: a path, a fixed table of `(event, handler)`, hooks and a
 //!   state value shared by the handlers, and the one pipeline every gateway runs a message
 //!   through.
+//! - [`socketio`]: socket.io (NestJS's `IoAdapter`): so far the Engine.IO v4 and Socket.IO
+//!   v5 packet codecs.
 //! - [`server`]: N connection slots, the gateways and the routing of requests to them; what
 //!   transports drive. It knows no transport.
 //! - [`transport`]: the layers that own sockets and clocks. `transport::tokio` (feature
