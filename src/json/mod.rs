@@ -43,7 +43,7 @@ pub use write::{compact_json, compact_len};
 
 pub(crate) use scan::{before, byte_kinds, skip_ws};
 pub(crate) use string::scan_string;
-pub(crate) use value::{expect_end, scan_key, scan_member_value, skip_value};
+pub(crate) use value::{Visit, expect_end, scan_key, scan_member_value, skip_value, walk_value};
 pub(crate) use write::compact_json_with;
 
 /// Why a byte slice is not one acceptable JSON value.

@@ -70,9 +70,61 @@ pub(crate) fn scan_key(t: &[u8]) -> Res<(JsonStr<'_>, &[u8])> {
     }
 }
 
+/// What a value walk ([`walk_value`]) reports, for a format that looks inside the values it
+/// validates (socket.io's binary placeholders). Every method does nothing by default, so the
+/// plain walk ([`skip_value`]) compiles to the validator alone.
+pub(crate) trait Visit {
+    /// Whether [`Visit::key`] is wanted: keys are then scanned as strings rather than
+    /// skipped.
+    const KEYS: bool = false;
+    /// An object or an array opened (`object` tells which).
+    #[inline(always)]
+    fn open(&mut self, object: bool) {
+        let _ = object;
+    }
+    /// A member of the innermost object: its key, and the text at its value.
+    #[inline(always)]
+    fn key(&mut self, key: JsonStr<'_>, value: &[u8]) {
+        let _ = (key, value);
+    }
+    /// The innermost container closed (`object` tells which).
+    #[inline(always)]
+    fn close(&mut self, object: bool) {
+        let _ = object;
+    }
+}
+
+/// The walk that looks at nothing: plain validation.
+struct Skip;
+
+impl Visit for Skip {}
+
+/// A member's key (`t` at its opening quote) in a walk: skipped, or scanned and shown to
+/// `visit`. Returns the input at the member's value.
+#[inline(always)]
+fn walk_key<'a, V: Visit>(t: &'a [u8], visit: &mut V) -> Res<&'a [u8]> {
+    if V::KEYS {
+        let (key, value) = scan_key(t)?;
+        visit.key(key, value);
+        Ok(value)
+    } else {
+        skip_key(t).ok_or(JsonError::Invalid)
+    }
+}
+
 /// Skips one complete value starting at `t` (whitespace before it already skipped), nested
 /// inside `outer` containers. Returns the input right after the value.
-pub(crate) fn skip_value(mut t: &[u8], outer: u32) -> Res<&[u8]> {
+pub(crate) fn skip_value(t: &[u8], outer: u32) -> Res<&[u8]> {
+    walk_value(t, outer, &mut Skip)
+}
+
+/// [`skip_value`] that reports the containers and keys it passes to `visit`.
+#[inline(always)]
+pub(crate) fn walk_value<'a, V: Visit>(
+    mut t: &'a [u8],
+    outer: u32,
+    visit: &mut V,
+) -> Res<&'a [u8]> {
     let limit = MAX_DEPTH.saturating_sub(outer);
     // One bit per open container, innermost in bit 0: 1 for an object, 0 for an array.
     let mut stack: u128 = 0;
@@ -86,12 +138,16 @@ pub(crate) fn skip_value(mut t: &[u8], outer: u32) -> Res<&[u8]> {
                 if depth >= limit {
                     return Err(JsonError::TooDeep);
                 }
+                visit.open(true);
                 match skip_ws(rest) {
-                    [b'}', rest @ ..] => t = rest,
+                    [b'}', rest @ ..] => {
+                        visit.close(true);
+                        t = rest;
+                    }
                     rest => {
                         stack = (stack << 1) | 1;
                         depth += 1;
-                        t = skip_key(rest).ok_or(JsonError::Invalid)?;
+                        t = walk_key(rest, visit)?;
                         continue 'value;
                     }
                 }
@@ -100,8 +156,12 @@ pub(crate) fn skip_value(mut t: &[u8], outer: u32) -> Res<&[u8]> {
                 if depth >= limit {
                     return Err(JsonError::TooDeep);
                 }
+                visit.open(false);
                 match skip_ws(rest) {
-                    [b']', rest @ ..] => t = rest,
+                    [b']', rest @ ..] => {
+                        visit.close(false);
+                        t = rest;
+                    }
                     rest => {
                         stack <<= 1;
                         depth += 1;
@@ -127,7 +187,7 @@ pub(crate) fn skip_value(mut t: &[u8], outer: u32) -> Res<&[u8]> {
                 [b',', rest @ ..] => {
                     let rest = skip_ws(rest);
                     t = if in_object {
-                        skip_key(rest).ok_or(JsonError::Invalid)?
+                        walk_key(rest, visit)?
                     } else {
                         rest
                     };
@@ -137,6 +197,7 @@ pub(crate) fn skip_value(mut t: &[u8], outer: u32) -> Res<&[u8]> {
                 [b']', rest @ ..] if !in_object => t = rest,
                 _ => return Err(JsonError::Invalid),
             }
+            visit.close(in_object);
             stack >>= 1;
             depth -= 1;
         }

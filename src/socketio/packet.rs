@@ -62,8 +62,8 @@ use core::fmt;
 
 use crate::bytes::Writer;
 use crate::json::{
-    JsonError, JsonStr, MAX_DEPTH, before, compact_json, expect_end, scan_key, scan_string,
-    skip_value, skip_ws, write_json_string,
+    JsonError, JsonStr, Visit, before, compact_json, expect_end, scan_key, scan_string, skip_value,
+    skip_ws, walk_value, write_json_string,
 };
 
 /// Most binary attachments a packet may announce: socket.io-parser's default
@@ -547,11 +547,7 @@ fn parse_payload(kind: PacketType, attachments: u8, text: &[u8]) -> Result<Body<
         };
     }
     let t = skip_ws(text);
-    let mut marks = Placeholders {
-        attachments,
-        found: 0,
-        bad: false,
-    };
+    let mut marks = Placeholders::new(attachments);
     let marks = kind.is_binary().then_some(&mut marks);
     match kind {
         PacketType::Connect => single_value(t, false),
@@ -700,6 +696,11 @@ struct Placeholders {
     found: usize,
     /// Whether one had a missing or bad `num`.
     bad: bool,
+    /// One bit per open container, innermost in bit 0: for an object, its last
+    /// `"_placeholder"` is `true`.
+    marked: u128,
+    /// The same for: its last `"num"` is an index below the attachment count.
+    indexed: u128,
 }
 
 /// Which member of a would-be placeholder a key names.
@@ -733,127 +734,68 @@ fn plain_index(v: &[u8]) -> Option<u32> {
     }
 }
 
-/// [`skip_value`] that also checks placeholders: skips one value starting at `t` (nested
-/// in `outer` containers), counting in `marks` the objects whose last `"_placeholder"` is
-/// `true` and whose last `"num"` is an index below the attachment count, and flagging
-/// those whose `"num"` is not. Returns the text after the value.
-///
-/// Never recurses: one bit per open container in each of three 128-bit stacks (the
-/// innermost in bit 0), as the JSON validator keeps its own.
-fn skip_marked<'a>(
-    mut t: &'a [u8],
-    outer: u32,
-    marks: &mut Placeholders,
-) -> Result<&'a [u8], JsonError> {
-    let limit = MAX_DEPTH.saturating_sub(outer);
-    // 1 for an object, 0 for an array.
-    let mut objects: u128 = 0;
-    // For an object: its last "_placeholder" is `true`.
-    let mut marked: u128 = 0;
-    // For an object: its last "num" is a good index.
-    let mut indexed: u128 = 0;
-    let mut depth: u32 = 0;
-    let attachments = marks.attachments;
-    let mut found: usize = 0;
-    let mut bad = false;
-    'value: loop {
-        match t {
-            [b'{', rest @ ..] => {
-                if depth >= limit {
-                    return Err(JsonError::TooDeep);
-                }
-                match skip_ws(rest) {
-                    [b'}', rest @ ..] => t = rest,
-                    rest => {
-                        objects = (objects << 1) | 1;
-                        marked <<= 1;
-                        indexed <<= 1;
-                        depth += 1;
-                        t = member(rest, attachments, &mut marked, &mut indexed)?;
-                        continue 'value;
-                    }
-                }
-            }
-            [b'[', rest @ ..] => {
-                if depth >= limit {
-                    return Err(JsonError::TooDeep);
-                }
-                match skip_ws(rest) {
-                    [b']', rest @ ..] => t = rest,
-                    rest => {
-                        objects <<= 1;
-                        marked <<= 1;
-                        indexed <<= 1;
-                        depth += 1;
-                        t = rest;
-                        continue 'value;
-                    }
-                }
-            }
-            // A string, number or literal: no container to open.
-            _ => t = skip_value(t, outer.saturating_add(depth))?,
-        }
-        // A value ended: close containers until one continues with a comma.
-        loop {
-            if depth == 0 {
-                marks.found = marks.found.saturating_add(found);
-                marks.bad |= bad;
-                return Ok(t);
-            }
-            let in_object = objects & 1 == 1;
-            match skip_ws(t) {
-                [b',', rest @ ..] => {
-                    let rest = skip_ws(rest);
-                    t = if in_object {
-                        member(rest, attachments, &mut marked, &mut indexed)?
-                    } else {
-                        rest
-                    };
-                    continue 'value;
-                }
-                [b'}', rest @ ..] if in_object => {
-                    if marked & 1 == 1 {
-                        if indexed & 1 == 1 {
-                            found = found.saturating_add(1);
-                        } else {
-                            bad = true;
-                        }
-                    }
-                    t = rest;
-                }
-                [b']', rest @ ..] if !in_object => t = rest,
-                _ => return Err(JsonError::Invalid),
-            }
-            objects >>= 1;
-            marked >>= 1;
-            indexed >>= 1;
-            depth -= 1;
+impl Placeholders {
+    /// Nothing found yet, for a packet with `attachments` attachments.
+    fn new(attachments: u8) -> Self {
+        Placeholders {
+            attachments,
+            found: 0,
+            bad: false,
+            marked: 0,
+            indexed: 0,
         }
     }
 }
 
-/// A member's key in [`skip_marked`] (`t` at its opening quote): notes what it says about
-/// the innermost object (bit 0 of `marked` and `indexed`) and returns the text at the
-/// member's value.
-#[inline]
-fn member<'a>(
-    t: &'a [u8],
-    attachments: u8,
-    marked: &mut u128,
-    indexed: &mut u128,
-) -> Result<&'a [u8], JsonError> {
-    let (key, v) = scan_key(t)?;
-    match member_kind(key) {
-        Member::Placeholder => {
-            *marked = (*marked & !1) | u128::from(v.starts_with(b"true"));
-        }
-        Member::Num => {
-            let good = plain_index(v).is_some_and(|n| n < u32::from(attachments));
-            *indexed = (*indexed & !1) | u128::from(good);
-        }
-        Member::Other => {}
+/// The JSON value walk, checking placeholders on the way: an object whose last
+/// `"_placeholder"` is `true` counts as found when its last `"num"` is an index below the
+/// attachment count, and as bad otherwise. One bit per open container in two 128-bit
+/// stacks (the walk allows no deeper nesting), so it never recurses.
+impl Visit for Placeholders {
+    const KEYS: bool = true;
+
+    #[inline]
+    fn open(&mut self, _object: bool) {
+        self.marked <<= 1;
+        self.indexed <<= 1;
     }
-    Ok(v)
+
+    #[inline]
+    fn key(&mut self, key: JsonStr<'_>, value: &[u8]) {
+        match member_kind(key) {
+            Member::Placeholder => {
+                self.marked = (self.marked & !1) | u128::from(value.starts_with(b"true"));
+            }
+            Member::Num => {
+                let good = plain_index(value).is_some_and(|n| n < u32::from(self.attachments));
+                self.indexed = (self.indexed & !1) | u128::from(good);
+            }
+            Member::Other => {}
+        }
+    }
+
+    #[inline]
+    fn close(&mut self, object: bool) {
+        if object && self.marked & 1 == 1 {
+            if self.indexed & 1 == 1 {
+                self.found = self.found.saturating_add(1);
+            } else {
+                self.bad = true;
+            }
+        }
+        self.marked >>= 1;
+        self.indexed >>= 1;
+    }
+}
+
+/// [`skip_value`] that also checks placeholders (see [`Placeholders`]): skips one value
+/// starting at `t`, nested in `outer` containers; returns the text after it.
+fn skip_marked<'a>(
+    t: &'a [u8],
+    outer: u32,
+    marks: &mut Placeholders,
+) -> Result<&'a [u8], JsonError> {
+    walk_value(t, outer, marks)
 }
 
 /// Reads a binary placeholder: `Some(N)` when `value` is an object whose `"_placeholder"`
@@ -934,11 +876,7 @@ pub fn placeholder_index(value: &[u8]) -> Result<Option<u32>, PacketError> {
 /// assert_eq!(check_placeholders(p, 1), Err(PacketError::BadPlaceholder));
 /// ```
 pub fn check_placeholders(payload: &[u8], attachments: u8) -> Result<usize, PacketError> {
-    let mut marks = Placeholders {
-        attachments,
-        found: 0,
-        bad: false,
-    };
+    let mut marks = Placeholders::new(attachments);
     let after = skip_marked(skip_ws(payload), 0, &mut marks)?;
     expect_end(after)?;
     if marks.bad {
