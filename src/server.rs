@@ -521,11 +521,7 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             pos += step.consumed;
             match step.event {
                 Some(Event::Message(kind)) => {
-                    self.stats.add(Counter::Messages, 1);
-                    if let Some(s) = self.slots.get_mut(idx) {
-                        s.deferred = Some(kind);
-                    }
-                    if !self.resume_slot(idx, now, &mut turn)
+                    if !self.message_arrived(idx, kind, now, &mut turn)
                         || pos >= input.len()
                         || self.spent(&turn)
                     {
@@ -537,6 +533,23 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
             }
         }
         pos
+    }
+
+    /// A complete message of `kind` arrived in slot `idx`: counts it and dispatches it now
+    /// if its replies have room (adding it to `turn`), or keeps it waiting. False while it
+    /// waits.
+    fn message_arrived(
+        &mut self,
+        idx: usize,
+        kind: MessageKind,
+        now: u64,
+        turn: &mut Share,
+    ) -> bool {
+        self.stats.add(Counter::Messages, 1);
+        if let Some(s) = self.slots.get_mut(idx) {
+            s.deferred = Some(kind);
+        }
+        self.resume_slot(idx, now, turn)
     }
 
     /// True when a client has used its share of the turn.
@@ -766,7 +779,12 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
         s.wake = true;
         self.wakes = true;
         let r = send(s.conn.outbox());
-        self.count_send(r.map(|_| 1).map_err(|_| 1));
+        let counter = if r.is_ok() {
+            Counter::FramesSent
+        } else {
+            Counter::SendFailed
+        };
+        self.stats.add(counter, 1);
         Ok(r?)
     }
 
@@ -804,29 +822,15 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
                 Err(_) => result.dropped = result.dropped.saturating_add(1),
             }
         }
-        self.stats
-            .add(Counter::FramesSent, u32::from(result.queued));
-        self.stats
-            .add(Counter::BroadcastDropped, u32::from(result.dropped));
+        result.count(&mut self.stats);
         result
-    }
-
-    fn count_send(&mut self, r: Result<u32, u32>) {
-        match r {
-            Ok(n) => self.stats.add(Counter::FramesSent, n),
-            Err(n) => self.stats.add(Counter::SendFailed, n),
-        }
     }
 
     fn handle(&mut self, idx: usize, event: Event, now: u64) {
         match event {
             Event::Request => self.request(idx, now),
             Event::Message(kind) => {
-                self.stats.add(Counter::Messages, 1);
-                if let Some(s) = self.slots.get_mut(idx) {
-                    s.deferred = Some(kind);
-                }
-                self.resume_slot(idx, now, &mut Share::default());
+                self.message_arrived(idx, kind, now, &mut Share::default());
             }
             Event::PingSent => self.stats.add(Counter::PingsSent, 1),
             Event::HandshakeTimeout => self.stats.add(Counter::Http408, 1),

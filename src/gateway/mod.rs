@@ -281,6 +281,14 @@ pub struct Broadcast {
     pub dropped: u16,
 }
 
+impl Broadcast {
+    /// Counts what this broadcast achieved: frames queued and frames dropped.
+    pub(crate) fn count(&self, stats: &mut Stats) {
+        stats.add(Counter::FramesSent, u32::from(self.queued));
+        stats.add(Counter::BroadcastDropped, u32::from(self.dropped));
+    }
+}
+
 /// Through this a handler or hook replies, sends, broadcasts and closes.
 pub struct Context<'a> {
     client: ClientId,
@@ -492,10 +500,7 @@ impl<'a> Context<'a> {
             each = before.saturating_sub(out.free()).max(each);
         });
         self.peer_bytes = self.peer_bytes.saturating_add(each);
-        self.stats
-            .add(Counter::FramesSent, u32::from(result.queued));
-        self.stats
-            .add(Counter::BroadcastDropped, u32::from(result.dropped));
+        result.count(self.stats);
         result
     }
 
