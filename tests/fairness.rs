@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use support::raw::{Raw, drive, eventually_within};
+use support::raw::{Raw, drive, eventually_within, short_timers};
 use support::{SAMPLE_101, SAMPLE_KEY, ServerFrame, close, echo_message, frame, text};
 use wsgate::connection::{Connection, Timeouts};
 use wsgate::gateway::{Context, Data, Gateway, HandlerError, HandlerResult};
@@ -76,20 +76,6 @@ fn run<F: Future>(test: F) -> F::Output {
         .build()
         .expect("a tokio runtime")
         .block_on(test)
-}
-
-/// Short handshake and close timers; `ping_ms == 0` disables the server ping.
-fn config(ping_ms: u32) -> Config {
-    Config {
-        timeouts: Timeouts {
-            handshake_ms: 300,
-            ping_interval_ms: ping_ms,
-            pong_timeout_ms: 200,
-            close_timeout_ms: 200,
-            message_ms: 10_000,
-        },
-        ..Config::DEFAULT
-    }
 }
 
 fn echo(_: &mut (), cx: &mut Context<'_>, data: Data<'_>) -> HandlerResult {
@@ -442,7 +428,7 @@ struct Probes {
 /// answer must come while the flood is still going. Returns the flood's end, the probes and
 /// the final counters.
 async fn answered_during_a_flood(unit: Vec<u8>) -> (FloodEnd, Probes, Stats) {
-    let server = server::<4, 4096, 4096>(options(config(0)));
+    let server = server::<4, 4096, 4096>(options(short_timers(0)));
     let addr = server.local_addr();
     let (end, probes) = drive(&server, Duration::from_secs(60), async {
         let mut other = Raw::upgrade(addr).await;
@@ -607,7 +593,7 @@ fn eight_pipelined_echoes_of_1500_bytes_all_get_their_reply() {
 /// Upgrades, sends `bytes`, and expects exactly `expected` (the server's frames up to its
 /// close frame), then EOF once the close timeout passed. Returns the final counters.
 async fn closed_after(bytes: &[u8], expected: &[u8]) -> Stats {
-    let server = server::<2, 4096, 4096>(options(config(0)));
+    let server = server::<2, 4096, 4096>(options(short_timers(0)));
     let addr = server.local_addr();
     drive(&server, WAIT * 2, async {
         let mut c = Raw::upgrade(addr).await;
@@ -633,7 +619,7 @@ fn largest_message_gets_its_echo_and_one_byte_more_is_1009() {
     run(async {
         const MAX: usize = Connection::<4096, 4096>::MAX_MESSAGE;
         assert_eq!(MAX, 4092);
-        let server = server::<2, 4096, 4096>(options(config(0)));
+        let server = server::<2, 4096, 4096>(options(short_timers(0)));
         let addr = server.local_addr();
         drive(&server, WAIT * 2, async {
             let mut c = Raw::upgrade(addr).await;
@@ -662,7 +648,7 @@ fn largest_message_gets_its_echo_and_one_byte_more_is_1009() {
 #[test]
 fn failing_handler_on_4000_bytes_of_data_gets_the_exception_without_its_data() {
     run(async {
-        let server = server::<2, 4096, 4096>(options(config(0)));
+        let server = server::<2, 4096, 4096>(options(short_timers(0)));
         let addr = server.local_addr();
         let mut msg = br#"{"event":"fail","data":""#.to_vec();
         msg.extend(std::iter::repeat_n(b'd', 3998));
@@ -744,7 +730,7 @@ fn lingering_sockets_are_bounded() {
         // first eight stops lingering before the test is over (checked below), so exactly
         // eight linger and the other 52 are closed at once.
         const LINGER: Duration = Duration::from_secs(20);
-        let mut cfg = config(0);
+        let mut cfg = short_timers(0);
         cfg.timeouts.close_timeout_ms = LINGER.as_millis() as u32;
         let server = server::<4, 4096, 4096>(TokioOptions {
             config: cfg,
@@ -887,7 +873,7 @@ fn third_connection_from_one_address_is_429_until_one_leaves() {
     run(async {
         let server = server::<4, 4096, 4096>(options(Config {
             max_per_address: 2,
-            ..config(0)
+            ..short_timers(0)
         }));
         let addr = server.local_addr();
         drive(&server, WAIT * 2, async {
@@ -1110,7 +1096,7 @@ fn one_member_cannot_silence_a_chat_room() {
 #[test]
 fn bare_lf_head_is_400_at_once_not_408() {
     run(async {
-        let server = server::<2, 4096, 4096>(options(config(0)));
+        let server = server::<2, 4096, 4096>(options(short_timers(0)));
         let addr = server.local_addr();
         drive(&server, WAIT * 2, async {
             let mut c = Raw::connect(addr).await;
@@ -1133,7 +1119,7 @@ fn bare_lf_head_is_400_at_once_not_408() {
 #[test]
 fn absolute_form_target_upgrades_and_echoes() {
     run(async {
-        let server = server::<2, 4096, 4096>(options(config(0)));
+        let server = server::<2, 4096, 4096>(options(short_timers(0)));
         let addr = server.local_addr();
         let req = support::request(
             "GET http://127.0.0.1/ HTTP/1.1",

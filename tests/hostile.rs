@@ -16,10 +16,9 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
-use support::raw::Raw;
+use support::raw::{Raw, short_timers};
 use support::{SAMPLE_101, SAMPLE_KEY, frame, raw_frame, request, text, upgrade_request};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use wsgate::connection::Timeouts;
 use wsgate::gateway::{Context, Data, Gateway, HandlerResult};
 use wsgate::protocol::frame::OpCode;
 use wsgate::protocol::http::SERVER_FULL_RESPONSE;
@@ -38,21 +37,6 @@ type Codes = Rc<RefCell<Vec<u16>>>;
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
-
-/// Short timers. `ping_ms == 0` disables the server ping (and so the idle timeout), for
-/// tests whose raw clients stay silent on purpose or for a while.
-fn config(ping_ms: u32) -> Config {
-    Config {
-        timeouts: Timeouts {
-            handshake_ms: 300,
-            ping_interval_ms: ping_ms,
-            pong_timeout_ms: 200,
-            close_timeout_ms: 200,
-            message_ms: 10_000,
-        },
-        ..Config::DEFAULT
-    }
-}
 
 fn echo(_: &mut Codes, cx: &mut Context<'_>, data: Data<'_>) -> HandlerResult {
     Ok(cx.reply_raw("echo", data.json())?)
@@ -155,7 +139,7 @@ fn noise(len: usize, seed: u32, avoid: &[u8]) -> Vec<u8> {
 /// server closes TCP, and checks the status line, the reason body and `extra` header lines.
 /// Returns the server's counters.
 async fn refused(request: &[u8], status_line: &str, reason: &str, extra: &[&str]) -> Stats {
-    let (server, codes) = server::<2, 4096, 4096>(config(0));
+    let (server, codes) = server::<2, 4096, 4096>(short_timers(0));
     let addr = server.local_addr();
     let resp = drive(&server, async {
         let mut c = Raw::connect(addr).await;
@@ -329,7 +313,7 @@ async fn handshake_binary_garbage_over_max_head_is_431() {
 #[tokio::test(flavor = "current_thread")]
 async fn handshake_that_never_finishes_is_408_and_frees_the_slot() {
     // One slot: the stalled request holds it until the handshake timeout.
-    let (server, codes) = server::<1, 4096, 4096>(config(0));
+    let (server, codes) = server::<1, 4096, 4096>(short_timers(0));
     let addr = server.local_addr();
     drive(&server, async {
         let mut stalled = Raw::connect(addr).await;
@@ -368,7 +352,7 @@ const RX: usize = 1024;
 /// then a clean TCP close. Checks the hook saw `code` exactly once and that exactly one
 /// close counter moved: `counter`, to 1.
 async fn failed_with(bytes: &[u8], code: u16, counter: &'static str) {
-    let (server, codes) = server::<2, RX, 1024>(config(0));
+    let (server, codes) = server::<2, RX, 1024>(short_timers(0));
     let addr = server.local_addr();
     drive(&server, async {
         let mut c = Raw::upgrade(addr).await;
@@ -532,7 +516,7 @@ async fn frame_length_2_pow_63_minus_1_is_1009_before_any_payload() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn message_exactly_at_the_limit_is_accepted() {
-    let (server, codes) = server::<1, RX, 2048>(config(0));
+    let (server, codes) = server::<1, RX, 2048>(short_timers(0));
     let addr = server.local_addr();
     drive(&server, async {
         let mut c = Raw::upgrade(addr).await;
@@ -552,7 +536,7 @@ async fn message_exactly_at_the_limit_is_accepted() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn upgrade_and_frames_in_one_write_with_a_ping_between_fragments() {
-    let (server, codes) = server::<1, RX, 1024>(config(0));
+    let (server, codes) = server::<1, RX, 1024>(short_timers(0));
     let addr = server.local_addr();
     drive(&server, async {
         let mut c = Raw::connect(addr).await;
@@ -580,7 +564,7 @@ async fn upgrade_and_frames_in_one_write_with_a_ping_between_fragments() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn one_byte_per_tcp_write() {
-    let (server, codes) = server::<1, RX, 1024>(config(0));
+    let (server, codes) = server::<1, RX, 1024>(short_timers(0));
     let addr = server.local_addr();
     drive(&server, async {
         let mut c = Raw::connect(addr).await;
@@ -607,7 +591,7 @@ async fn one_byte_per_tcp_write() {
 async fn slowloris_trickling_a_head_still_gets_408() {
     // A byte every 20 ms keeps the socket busy, but the handshake deadline counts from the
     // accept, not from the last byte.
-    let (server, codes) = server::<1, 4096, 4096>(config(0));
+    let (server, codes) = server::<1, 4096, 4096>(short_timers(0));
     let addr = server.local_addr();
     drive(&server, async {
         let c = Raw::connect(addr).await;
@@ -650,7 +634,7 @@ async fn slowloris_trickling_a_head_still_gets_408() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn peer_ignoring_our_close_is_dropped_after_the_close_timeout() {
-    let (server, codes) = server::<1, 4096, 4096>(config(0));
+    let (server, codes) = server::<1, 4096, 4096>(short_timers(0));
     let addr = server.local_addr();
     drive(&server, async {
         let mut c = Raw::upgrade(addr).await;
@@ -684,7 +668,7 @@ enum Outcome {
 async fn capacity_plus_20_clients_at_once() {
     const N: usize = 8;
     const EXTRA: usize = 20;
-    let (server, codes) = server::<N, 4096, 4096>(config(0));
+    let (server, codes) = server::<N, 4096, 4096>(short_timers(0));
     let addr = server.local_addr();
     drive(&server, async {
         let attempts = (0..N + EXTRA).map(|_| async move {
@@ -748,7 +732,7 @@ async fn slow_reader_gets_drops_while_the_others_get_everything() {
     /// Broadcasts sent after the first drop, to show the reader still gets them all.
     const AFTER_DROP: u32 = 200;
     const MAX_BROADCASTS: u32 = 50_000;
-    let (server, _codes) = server::<4, 1024, TX>(config(0));
+    let (server, _codes) = server::<4, 1024, TX>(short_timers(0));
     let addr = server.local_addr();
     let gateway = wsgate::gateway::GatewayId(0);
     let payload = |i: u32| {
@@ -807,7 +791,7 @@ async fn non_reading_client_stuck_in_a_write_is_still_reaped_by_its_timers() {
     // idle timers must still run and free the slot.
     const TX: usize = 1024;
     const MAX_BROADCASTS: u32 = 50_000;
-    let (server, codes) = server::<1, 1024, TX>(config(200));
+    let (server, codes) = server::<1, 1024, TX>(short_timers(200));
     let addr = server.local_addr();
     let gateway = wsgate::gateway::GatewayId(0);
     let payload = "y".repeat(1000);
@@ -860,7 +844,7 @@ async fn non_reading_client_stuck_in_a_write_is_still_reaped_by_its_timers() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn tcp_reset_mid_frame_is_1006_peer_gone() {
-    let (server, codes) = server::<1, 4096, 4096>(config(0));
+    let (server, codes) = server::<1, 4096, 4096>(short_timers(0));
     let addr = server.local_addr();
     drive(&server, async {
         let mut c = Raw::upgrade(addr).await;
@@ -886,7 +870,7 @@ async fn tcp_reset_mid_frame_is_1006_peer_gone() {
 #[tokio::test(flavor = "current_thread")]
 async fn half_closed_client_still_gets_its_reply() {
     // A message, then FIN (shutdown of the client's write side) in the same breath.
-    let (server, codes) = server::<1, 4096, 4096>(config(0));
+    let (server, codes) = server::<1, 4096, 4096>(short_timers(0));
     let addr = server.local_addr();
     drive(&server, async {
         let mut c = Raw::upgrade(addr).await;
@@ -907,7 +891,7 @@ async fn half_closed_client_still_gets_its_reply() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn close_then_fin_gets_the_close_echoed_then_eof() {
-    let (server, codes) = server::<1, 4096, 4096>(config(0));
+    let (server, codes) = server::<1, 4096, 4096>(short_timers(0));
     let addr = server.local_addr();
     drive(&server, async {
         let mut c = Raw::upgrade(addr).await;
@@ -930,7 +914,7 @@ async fn ping_flood_without_reading_is_bounded_and_reaped() {
     // server may only hold one TX of pongs, stops reading when it cannot queue the next one,
     // and its timers reap the client.
     const MAX_BYTES: usize = 256 << 20;
-    let (server, codes) = server::<1, 1024, 1024>(config(200));
+    let (server, codes) = server::<1, 1024, 1024>(short_timers(200));
     let addr = server.local_addr();
     drive(&server, async {
         let c = Raw::upgrade(addr).await;
@@ -991,7 +975,7 @@ async fn ping_flood_without_reading_is_bounded_and_reaped() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn client_gone_right_after_its_request_is_1006_peer_gone() {
-    let (server, codes) = server::<1, 4096, 4096>(config(0));
+    let (server, codes) = server::<1, 4096, 4096>(short_timers(0));
     let addr = server.local_addr();
     drive(&server, async {
         let mut c = Raw::connect(addr).await;
@@ -1015,7 +999,7 @@ async fn client_gone_right_after_its_request_is_1006_peer_gone() {
 #[tokio::test(flavor = "current_thread")]
 async fn vanished_client_is_pinged_then_reaped_and_its_slot_freed() {
     // One slot, ping after 200 ms of silence, pong due within 200 ms.
-    let (server, codes) = server::<1, 4096, 4096>(config(200));
+    let (server, codes) = server::<1, 4096, 4096>(short_timers(200));
     let addr = server.local_addr();
     drive(&server, async {
         // Upgrades, then neither sends nor reads, but keeps TCP open.
@@ -1049,7 +1033,7 @@ async fn vanished_client_is_pinged_then_reaped_and_its_slot_freed() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn tcp_dropped_mid_frame_is_1006_peer_gone() {
-    let (server, codes) = server::<1, 4096, 4096>(config(0));
+    let (server, codes) = server::<1, 4096, 4096>(short_timers(0));
     let addr = server.local_addr();
     drive(&server, async {
         let mut c = Raw::upgrade(addr).await;

@@ -11,6 +11,23 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wsgate::protocol::frame::{OpCode, parse_header};
 use wsgate::transport::tokio::TokioServer;
+use wsgate::{Config, Timeouts};
+
+/// The tests' short timers: 300 ms for the head, 200 ms for the pong and the close, the
+/// default 10 s for a message. `ping_ms == 0` disables the server ping (and so the idle
+/// timeout), for tests whose raw clients stay silent on purpose or for a while.
+pub fn short_timers(ping_ms: u32) -> Config {
+    Config {
+        timeouts: Timeouts {
+            handshake_ms: 300,
+            ping_interval_ms: ping_ms,
+            pong_timeout_ms: 200,
+            close_timeout_ms: 200,
+            message_ms: 10_000,
+        },
+        ..Config::DEFAULT
+    }
+}
 
 /// Upper bound for any single wait of a [`Raw`] client.
 pub const WAIT: Duration = Duration::from_secs(10);
