@@ -537,7 +537,9 @@ impl<'g, const N: usize, const RX: usize, const TX: usize, const G: usize>
 
     /// A complete message of `kind` arrived in slot `idx`: counts it and dispatches it now
     /// if its replies have room (adding it to `turn`), or keeps it waiting. False while it
-    /// waits.
+    /// waits. Inlined into its two callers, as the code it replaced was (160 bytes of flash
+    /// at opt-level "z" otherwise).
+    #[inline(always)]
     fn message_arrived(
         &mut self,
         idx: usize,
