@@ -47,7 +47,8 @@
 //!   so that `2 ["e"]` carries ack id 0 there); whitespace after the payload is allowed;
 //! - an EVENT or BINARY_EVENT without a payload is an error (JavaScript accepts it and
 //!   delivers no event);
-//! - arrays and objects nest at most [`MAX_DEPTH`](crate::json::MAX_DEPTH) levels (`JSON.parse` has no limit);
+//! - arrays and objects nest at most [`MAX_DEPTH`](crate::json::MAX_DEPTH) levels
+//!   (`JSON.parse` has no limit);
 //! - the placeholders of a binary packet are checked when it is decoded, not when its
 //!   attachments have arrived: every object whose `"_placeholder"` is `true` must have a
 //!   `"num"` written as a plain integer (digits only) below the attachment count, including
@@ -164,7 +165,8 @@ pub enum PacketError {
     /// The payload is not exactly one valid JSON value (RFC 8259, as [`crate::json`]
     /// checks it).
     InvalidJson,
-    /// The payload nests arrays and objects deeper than [`MAX_DEPTH`](crate::json::MAX_DEPTH) levels.
+    /// The payload nests arrays and objects deeper than
+    /// [`MAX_DEPTH`](crate::json::MAX_DEPTH) levels.
     TooDeep,
     /// The payload is valid JSON of the wrong shape for the packet type (see the table in
     /// the [module docs](self)), or is absent where one is required, or present where none
